@@ -1,0 +1,65 @@
+/* config.h - fraglab-server settings: one table of options drives the
+ * defaults, the INI file (config/server.ini), the command-line flags and
+ * --help. Flags win over the file; the file wins over defaults. */
+#ifndef FL_SERVER_CONFIG_H
+#define FL_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(kind, name, default, help): kind is STR, INT (int64) or SIZE (bytes,
+ * accepting suffixes k/K, m/M, g/G for KiB/MiB/GiB). `name` is the struct field and the INI key;
+ * the flag is --name with '_' written as '-'. The INI file accepts either spelling, in a [server]
+ * section or at top level. */
+#define FL_SERVER_OPTIONS(X)                                                                       \
+    X(STR, mode, "tpc", "runtime: tpc (pinned thread-per-core) or ws (work-stealing)")             \
+    X(INT, threads, 0, "worker threads (0 = online CPUs)")                                         \
+    X(STR, bind, "127.0.0.1", "address to listen on (IPv4 or IPv6)")                               \
+    X(INT, port, 8080, "HTTP port")                                                                \
+    X(INT, echo_port, 0, "raw TCP echo port (0 = off)")                                            \
+    X(STR, allocator, "glibc", "glibc|jemalloc|mimalloc|tcmalloc|/path/lib.so[:settings]")         \
+    X(STR, free_policy, "local", "ws only: local (free where the task runs) or owner")             \
+    X(INT, ring_entries, 256, "io_uring submission queue entries per worker")                      \
+    X(INT, max_conns, 10000, "connections per worker; beyond it accept and close")                 \
+    X(SIZE, max_body, 1048576, "largest request body (413 beyond)")                                \
+    X(INT, max_requests_per_conn, 0,                                                               \
+      "requests per connection before Connection: close (0 = no limit)")                           \
+    X(STR, conn_state_dist, "loguniform", "per-connection state size: fixed|uniform|loguniform")   \
+    X(SIZE, conn_state_min, 512, "smallest per-connection state")                                  \
+    X(SIZE, conn_state_max, 16384, "largest per-connection state")                                 \
+    X(INT, seed, 1, "seed for per-connection state sizes")                                         \
+    X(SIZE, work_max_resp, 1048576, "workload cap: response bytes")                                \
+    X(INT, work_max_burst, 10000, "workload cap: allocations in one burst")                        \
+    X(SIZE, work_max_burst_size, 65536, "workload cap: bytes of one burst allocation")             \
+    X(SIZE, work_max_hold, 1048576, "workload cap: bytes held by one request")                     \
+    X(SIZE, work_max_hold_conn, 16777216, "workload cap: bytes held by one connection")            \
+    X(INT, work_max_hold_for, 100000, "workload cap: requests a hold may outlive its request")
+
+struct fl_server_config {
+#define FL_CFG_STR(name) char name[256];
+#define FL_CFG_INT(name) int64_t name;
+#define FL_CFG_SIZE(name) int64_t name;
+#define FL_X(kind, name, def, help) FL_CFG_##kind(name)
+    FL_SERVER_OPTIONS(FL_X)
+#undef FL_X
+    char config_file[256]; /* --config FILE, "" if none */
+    bool check;            /* --check: print the allocator and exit */
+};
+
+enum fl_config_result { FL_CONFIG_OK, FL_CONFIG_EXIT_OK, FL_CONFIG_ERROR };
+
+/* Fills `c` from defaults, then --config FILE, then flags; validates values
+ * (mode, ranges, min <= max). FL_CONFIG_EXIT_OK after printing --help or
+ * --version; FL_CONFIG_ERROR with one line in `err` naming the bad value. */
+enum fl_config_result fl_config_load(int argc, char **argv, struct fl_server_config *c, char *err,
+                                     size_t errlen);
+
+/* Prints --help: every option with its default and help text. */
+void fl_config_usage(FILE *f);
+
+/* Writes every option as "name = value" lines (for /stats and the logs). */
+void fl_config_print(FILE *f, const struct fl_server_config *c);
+
+#endif
