@@ -1,0 +1,56 @@
+/* counters.h - per-worker counters, each written by one thread only.
+ *
+ * A worker's block is written only by the thread running that worker and
+ * read by whoever renders /stats or /metrics, so increments are a relaxed
+ * load and a relaxed store (a plain add on x86, no locked instruction) and
+ * the block is padded to a cache line against false sharing. */
+#ifndef FL_SERVER_COUNTERS_H
+#define FL_SERVER_COUNTERS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* X(field, metric, type, help): metric is fraglab_<metric>; type counter or
+ * gauge. Gauges may move on several workers (a connection opened on one and
+ * closed on another in ws mode), so only their sum is meaningful. */
+#define FL_COUNTERS(X)                                                                             \
+    X(requests, "requests_total", counter, "HTTP requests answered")                               \
+    X(connections_accepted, "connections_accepted_total", counter, "Connections accepted")         \
+    X(connections_open, "connections_open", gauge, "Connections open")                             \
+    X(connections_refused, "connections_refused_total", counter,                                   \
+      "Connections closed at accept (max_conns)")                                                  \
+    X(buffer_allocs, "buffer_allocs_total", counter, "Buffers allocated by the server")            \
+    X(buffer_frees, "buffer_frees_total", counter, "Buffers freed by the server")                  \
+    X(cross_thread_frees, "cross_thread_frees_total", counter,                                     \
+      "Frees on a worker other than the allocating one")                                           \
+    X(remote_returns, "remote_returns_total", counter,                                             \
+      "Buffers sent back to their allocating worker (free-policy owner)")                          \
+    X(buffer_bytes, "buffer_bytes", gauge, "Bytes in live server buffers")                         \
+    X(held_bytes, "held_bytes", gauge, "Bytes held past their request by the workload endpoint")   \
+    X(bytes_received, "received_bytes_total", counter, "Bytes received")                           \
+    X(bytes_sent, "sent_bytes_total", counter, "Bytes sent")                                       \
+    X(echo_bytes, "echo_bytes_total", counter, "Bytes echoed on the raw TCP port")                 \
+    X(http_errors, "http_errors_total", counter, "Requests answered with 4xx or 5xx")              \
+    X(peer_errors, "peer_errors_total", counter, "Connections ended by resets or broken pipes")    \
+    X(tasks_run, "tasks_run_total", counter, "Tasks run (ws mode)")                                \
+    X(steals, "steals_total", counter, "Successful steals from another worker (ws mode)")          \
+    X(tasks_stolen, "tasks_stolen_total", counter, "Tasks moved by steals (ws mode)")              \
+    X(task_migrations, "task_migrations_total", counter,                                           \
+      "Task steps run on another worker than the connection's previous step")
+
+struct fl_counters {
+#define FL_X(field, metric, type, help) _Atomic int64_t field;
+    FL_COUNTERS(FL_X)
+#undef FL_X
+} __attribute__((aligned(64)));
+
+/* Adds `n` to this worker's own counter (single writer). */
+#define FL_COUNT(ctr, field, n)                                                                    \
+    atomic_store_explicit(&(ctr)->field,                                                           \
+                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n),         \
+                          memory_order_relaxed)
+
+/* Reads a counter written by another thread. */
+#define FL_READ(ctr, field) atomic_load_explicit(&(ctr)->field, memory_order_relaxed)
+
+#endif
