@@ -1,5 +1,6 @@
 # Third-party dependencies, all from Debian 12 packages (scripts/deps.sh).
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)

@@ -1,28 +1,17 @@
-/* main.c - fraglab-server entry point. */
-#include "fl_alloc.h"
-
-#include <getopt.h>
+/* main.c - fraglab-server: settings, allocator, workers, wait for a signal. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef FRAGLAB_VERSION
-#define FRAGLAB_VERSION "0"
-#endif
+#include "config.h"
+#include "fl_alloc.h"
+#include "runtime.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: fraglab-server [options]\n"
-            "  --allocator NAME[:SETTINGS]  glibc|jemalloc|mimalloc|tcmalloc|/path/to/malloc.so\n"
-            "                               (default glibc); SETTINGS in the allocator's terms:\n"
-            "                               jemalloc:dirty_decay_ms:1000,narenas:2 (MALLOC_CONF)\n"
-            "                               glibc:arena_max=2 (GLIBC_TUNABLES glibc.malloc.*)\n"
-            "                               mimalloc:page_reset=1 (MIMALLOC_PAGE_RESET)\n"
-            "                               tcmalloc:release_rate=10 (TCMALLOC_RELEASE_RATE)\n"
-            "  --check                      print the verified allocator and its stats, exit\n"
-            "  --help, --version\n");
-}
+/* Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or allocator,
+ * 3 io_uring not available (disabled, seccomp, memlock). */
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_NO_URING = 3 };
 
 static int check(const struct fl_alloc_info *in)
 {
@@ -35,48 +24,65 @@ static int check(const struct fl_alloc_info *in)
     return 0;
 }
 
+static bool uring_refused(int rc)
+{
+    return rc == -ENOSYS || rc == -EPERM || rc == -EACCES || rc == -ENOMEM;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"allocator", required_argument, NULL, 'a'},
-        {"check", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {0, 0, 0, 0},
-    };
-    const char *allocator = "glibc";
-    int do_check = 0, c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            allocator = optarg;
-            break;
-        case 'c':
-            do_check = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf("fraglab-server %s\n", FRAGLAB_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "fraglab-server: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-
-    struct fl_alloc_info info;
+    static struct fl_server srv;
     char err[FL_ALLOC_ERRLEN];
-    if (fl_alloc_init(allocator, argv, &info, err, sizeof(err))) {
+    switch (fl_config_load(argc, argv, &srv.cfg, err, sizeof(err))) {
+    case FL_CONFIG_EXIT_OK:
+        return 0;
+    case FL_CONFIG_ERROR:
         fprintf(stderr, "fraglab-server: %s\n", err);
-        return 2;
+        return EXIT_USAGE;
+    case FL_CONFIG_OK:
+        break;
     }
-    if (do_check) return check(&info);
-    fprintf(stderr, "fraglab-server: serving arrives with --mode (issue 3); try --check\n");
-    return 2;
+    struct fl_alloc_info info;
+    if (fl_alloc_init(srv.cfg.allocator, argv, &info, err, sizeof(err))) {
+        fprintf(stderr, "fraglab-server: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (srv.cfg.check) return check(&info);
+    srv.alloc = fl_alloc_active();
+
+    /* Workers inherit this mask: only the main thread takes the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = fl_server_start(&srv, err, sizeof(err));
+    if (rc) {
+        if (uring_refused(rc) && strstr(err, "io_uring")) {
+            fprintf(stderr,
+                    "fraglab-server: %s: io_uring is not available (check "
+                    "/proc/sys/kernel/io_uring_disabled, the container's seccomp profile, "
+                    "or RLIMIT_MEMLOCK)\n",
+                    err);
+            return EXIT_NO_URING;
+        }
+        fprintf(stderr, "fraglab-server: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    bool v6 = strchr(srv.cfg.bind, ':') != NULL;
+    fprintf(stderr,
+            "fraglab-server: listening on http://%s%s%s:%lld (mode %s, %d workers, allocator %s "
+            "%s)",
+            v6 ? "[" : "", srv.cfg.bind, v6 ? "]" : "", (long long)srv.cfg.port, srv.cfg.mode,
+            srv.nworkers, info.name, info.version);
+    if (srv.cfg.echo_port) fprintf(stderr, ", echo on port %lld", (long long)srv.cfg.echo_port);
+    fprintf(stderr, "\n");
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "fraglab-server: %s: stopping\n", strsignal(sig));
+    fl_server_stop(&srv);
+    return 0;
 }

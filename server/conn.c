@@ -1,0 +1,217 @@
+/* conn.c - a connection's life: open, receive, send, close, free. Each step
+ * submits the connection's next single operation on the ring of the worker
+ * running the step (see conn.h for why there is only one). */
+#include "conn.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "buf.h"
+#include "http.h"
+#include "workload.h"
+#include "worker.h"
+
+static uint64_t ud(struct fl_conn *c, enum fl_op op)
+{
+    return (uint64_t)(uintptr_t)c | (uint64_t)op;
+}
+
+static void submit_recv(struct fl_worker *w, struct fl_conn *c)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_recv(sqe, c->fd, NULL, FL_RBUF_SIZE, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = FL_RBUF_GROUP;
+    io_uring_sqe_set_data64(sqe, ud(c, FL_OP_RECV));
+}
+
+static void submit_send(struct fl_worker *w, struct fl_conn *c)
+{
+    memset(&c->msg, 0, sizeof(c->msg));
+    c->msg.msg_iov = c->out + c->out_head;
+    c->msg.msg_iovlen = c->out_n - c->out_head;
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ud(c, FL_OP_SEND));
+}
+
+static void submit_close(struct fl_worker *w, struct fl_conn *c)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_close(sqe, c->fd);
+    io_uring_sqe_set_data64(sqe, ud(c, FL_OP_CLOSE));
+}
+
+/* Per-connection state size: fixed, uniform or log-uniform between min and
+ * max. Log-uniform gives many small sessions and a few large ones. */
+static size_t state_size(struct fl_worker *w)
+{
+    const struct fl_server_config *cfg = &w->srv->cfg;
+    uint64_t lo = (uint64_t)cfg->conn_state_min, hi = (uint64_t)cfg->conn_state_max;
+    if (strcmp(cfg->conn_state_dist, "fixed") == 0 || lo >= hi) return lo;
+    double u = (double)(fl__worker_rand(w) >> 11) * 0x1.0p-53;
+    if (strcmp(cfg->conn_state_dist, "uniform") == 0) return lo + (size_t)(u * (double)(hi - lo));
+    return (size_t)exp(log((double)lo) + u * (log((double)hi) - log((double)lo)));
+}
+
+void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
+{
+    struct fl_conn *c = fl_buf_alloc(w, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->kind = kind;
+    c->home = w;
+    c->last_worker = w->id;
+    size_t sz = state_size(w);
+    c->state = fl_buf_alloc(w, sz);
+    memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
+    c->next_expiry = FL_HOLD_CONN;
+    if (kind == FL_CONN_HTTP) fl_http_init(c);
+    atomic_fetch_add(&w->nconns, 1);
+    FL_COUNT(&w->ctr, connections_accepted, 1);
+    FL_COUNT(&w->ctr, connections_open, 1);
+    submit_recv(w, c);
+}
+
+bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len)
+{
+    if (c->out_n == FL_OUT_MAX) return false;
+    c->out[c->out_n].iov_base = (void *)data;
+    c->out[c->out_n].iov_len = len;
+    c->out_buf[c->out_n] = buf;
+    c->out_n++;
+    c->out_bytes += len;
+    return true;
+}
+
+void fl__conn_drop_holds(struct fl_worker *w, struct fl_conn *c, bool all)
+{
+    uint64_t next = FL_HOLD_CONN;
+    for (struct fl_hold **pp = &c->holds; *pp;) {
+        struct fl_hold *h = *pp;
+        if (all || h->expires <= c->nreq) {
+            *pp = h->next;
+            c->hold_bytes -= h->bytes;
+            FL_COUNT(&w->ctr, held_bytes, -(int64_t)h->bytes);
+            fl_buf_free(w, h);
+        } else {
+            if (h->expires < next) next = h->expires;
+            pp = &h->next;
+        }
+    }
+    c->next_expiry = next;
+}
+
+static void drop_output(struct fl_worker *w, struct fl_conn *c)
+{
+    for (uint32_t i = c->out_head; i < c->out_n; i++)
+        fl_buf_free(w, c->out_buf[i]);
+    c->out_head = c->out_n = 0;
+    c->out_bytes = 0;
+}
+
+static void begin_close(struct fl_worker *w, struct fl_conn *c)
+{
+    fl_buf_free(w, c->in);
+    c->in = NULL;
+    drop_output(w, c);
+    submit_close(w, c);
+}
+
+static void free_conn(struct fl_worker *w, struct fl_conn *c)
+{
+    if (c->kind == FL_CONN_HTTP) fl_http_reset(w, c);
+    fl__conn_drop_holds(w, c, true);
+    fl_buf_free(w, c->state);
+    FL_COUNT(&w->ctr, connections_open, -1);
+    struct fl_worker *home = c->home;
+    fl_buf_free(w, c);
+    atomic_fetch_sub(&home->nconns, 1);
+    if (home != w && atomic_load(&w->srv->stopping))
+        fl_worker_wake(home); /* it may be waiting for its last connection */
+}
+
+/* After input was consumed or output drained: send, receive more, or close. */
+static void next_op(struct fl_worker *w, struct fl_conn *c)
+{
+    if (c->out_head < c->out_n)
+        submit_send(w, c);
+    else if (c->closing || atomic_load_explicit(&w->srv->stopping, memory_order_relaxed))
+        begin_close(w, c);
+    else
+        submit_recv(w, c);
+}
+
+static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
+{
+    if (res == -ENOBUFS) { /* every receive buffer in use: try again */
+        submit_recv(w, c);
+        return;
+    }
+    if (res <= 0 || atomic_load_explicit(&w->srv->stopping, memory_order_relaxed)) {
+        if (res == -ECONNRESET || res == -EPIPE || res == -ETIMEDOUT)
+            FL_COUNT(&w->ctr, peer_errors, 1);
+        fl_buf_free(w, c->ev_data);
+        begin_close(w, c);
+        return;
+    }
+    FL_COUNT(&w->ctr, bytes_received, res);
+    if (c->kind == FL_CONN_ECHO) {
+        FL_COUNT(&w->ctr, echo_bytes, res);
+        fl__conn_queue(c, c->ev_data, c->ev_data, (size_t)res);
+        submit_send(w, c);
+        return;
+    }
+    c->in = c->ev_data;
+    c->in_off = 0;
+    c->in_len = (uint32_t)res;
+    if (!fl_http_feed(w, c)) c->closing = true;
+    next_op(w, c);
+}
+
+static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
+{
+    if (res < 0) {
+        if (res != -ECANCELED) FL_COUNT(&w->ctr, peer_errors, 1);
+        begin_close(w, c);
+        return;
+    }
+    FL_COUNT(&w->ctr, bytes_sent, res);
+    size_t left = (size_t)res;
+    c->out_bytes -= left;
+    while (c->out_head < c->out_n && left >= c->out[c->out_head].iov_len) {
+        left -= c->out[c->out_head].iov_len;
+        fl_buf_free(w, c->out_buf[c->out_head]);
+        c->out_head++;
+    }
+    if (c->out_head < c->out_n) { /* short send: the rest of this piece, then the others */
+        c->out[c->out_head].iov_base = (char *)c->out[c->out_head].iov_base + left;
+        c->out[c->out_head].iov_len -= left;
+        submit_send(w, c);
+        return;
+    }
+    c->out_head = c->out_n = 0;
+    if (c->in && !c->closing && !fl_http_feed(w, c)) /* input left by a paused parser */
+        c->closing = true;
+    next_op(w, c);
+}
+
+void fl_conn_run(struct fl_worker *w, struct fl_conn *c)
+{
+    if (c->last_worker != w->id) {
+        FL_COUNT(&w->ctr, task_migrations, 1);
+        c->last_worker = w->id;
+    }
+    switch (c->ev_op) {
+    case FL_OP_RECV:
+        on_recv(w, c, c->ev_res);
+        break;
+    case FL_OP_SEND:
+        on_sent(w, c, c->ev_res);
+        break;
+    case FL_OP_CLOSE:
+        free_conn(w, c);
+        break;
+    }
+}

@@ -1,0 +1,98 @@
+/* conn.h - a connection: its state, its pending completion and its steps.
+ *
+ * A connection has exactly one operation in flight (recv, send or close), so
+ * at most one completion of it exists at any time, stored in the connection
+ * itself until a worker runs it. That makes a connection's step a task that
+ * any worker may run (ws mode) without locks: whoever holds the completion
+ * owns the connection until it submits the next operation. */
+#ifndef FL_SERVER_CONN_H
+#define FL_SERVER_CONN_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+struct fl_worker;
+
+#define FL_OUT_MAX 64 /* response pieces queued for one sendmsg */
+
+enum fl_conn_kind { FL_CONN_HTTP, FL_CONN_ECHO };
+
+/* An allocation held past its request (workload endpoint). */
+struct fl_hold {
+    struct fl_hold *next;
+    uint64_t expires; /* request number after which it is freed, or FL_HOLD_CONN */
+    uint64_t bytes;
+};
+
+/* The request being parsed. Its buffers are allocated as it arrives, each of
+ * the size it needs: the target, and the body (Content-Length, or grown for
+ * chunked bodies). */
+struct fl_req {
+    char *target; /* fl_buf, target_len bytes */
+    uint64_t target_len;
+    char *body; /* fl_buf */
+    uint64_t body_len;
+    uint8_t field[32]; /* current header name, lower-cased, truncated */
+    uint8_t field_len;
+    uint8_t val[16]; /* value of a header we act on (Expect) */
+    uint8_t val_len;
+    bool in_expect;  /* the value being read belongs to Expect */
+    bool expect_100; /* Expect: 100-continue seen */
+    bool sent_100;
+    bool active;       /* between message begin and complete */
+    bool headers_done; /* headers complete, body may follow */
+    bool head_only;    /* HEAD: no body in the response */
+    int status;        /* set by a callback that rejects the request (413, ...) */
+};
+
+struct fl_conn {
+    /* the pending completion: set by the worker that reaped it */
+    int ev_op;
+    int ev_res;
+    char *ev_data; /* received bytes copied out of the buffer ring (fl_buf) */
+
+    enum fl_conn_kind kind;
+    int fd;
+    int last_worker;        /* worker that ran the previous step, for migrations */
+    struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
+    struct fl_worker *home; /* worker that accepted it */
+    bool closing;           /* close after the queued output is sent */
+
+    void *state; /* per-connection state of varied size (fl_buf) */
+
+    /* received bytes not parsed yet because the parser was paused */
+    char *in;
+    uint32_t in_off, in_len;
+
+    /* output: pieces in request order, each an fl_buf freed once sent */
+    struct iovec out[FL_OUT_MAX];
+    void *out_buf[FL_OUT_MAX];
+    uint32_t out_n, out_head;
+    uint64_t out_bytes;
+    struct msghdr msg;
+
+    llhttp_t parser;
+    struct fl_req req;
+    uint64_t nreq; /* requests completed */
+    struct fl_hold *holds;
+    uint64_t hold_bytes;
+    uint64_t next_expiry;
+} __attribute__((aligned(16)));
+
+/* Creates a connection for accepted socket `fd` on worker `w` and starts it. */
+void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind);
+
+/* Runs the connection's pending completion on worker `w`. */
+void fl_conn_run(struct fl_worker *w, struct fl_conn *c);
+
+/* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`).
+ * Returns false when the output queue is full. */
+bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len);
+
+/* Frees every allocation the connection holds. */
+void fl__conn_drop_holds(struct fl_worker *w, struct fl_conn *c, bool all);
+
+#endif

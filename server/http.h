@@ -1,0 +1,38 @@
+/* http.h - HTTP/1.1 on a connection: llhttp callbacks that build the request
+ * in buffers of its own size, and the responses. */
+#ifndef FL_SERVER_HTTP_H
+#define FL_SERVER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fl_conn;
+struct fl_worker;
+
+/* Initialises the connection's parser. */
+void fl_http_init(struct fl_conn *c);
+
+/* Parses the connection's unparsed input; queues responses. Returns false
+ * when the connection must close once its output is sent. */
+bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
+
+/* Frees the request being parsed (on close). */
+void fl_http_reset(struct fl_worker *w, struct fl_conn *c);
+
+/* Queues a response: status line, headers and `len` body bytes copied from
+ * `src`, in one buffer of the response's size. */
+void fl_http_respond(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
+                     const void *src, size_t len);
+
+/* Queues a response whose body is the fl_buf `body` itself (no copy). */
+void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
+                         void *body, size_t len);
+
+/* Queues a response of `len` body bytes written by `fill(dst, len)`. */
+void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
+                          size_t len, void (*fill)(char *dst, size_t len));
+
+/* Routes the request just parsed (routes.c). */
+void fl__route(struct fl_worker *w, struct fl_conn *c);
+
+#endif

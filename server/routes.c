@@ -1,0 +1,147 @@
+/* routes.c - the endpoints: /healthz, /echo, /work, /stats, /metrics and
+ * /admin/release. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "stats.h"
+#include "workload.h"
+#include "worker.h"
+
+static bool path_is(const char *path, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(path, want, len) == 0;
+}
+
+static void respond_text(struct fl_worker *w, struct fl_conn *c, int status, const char *msg)
+{
+    fl_http_respond(w, c, status, "text/plain", msg, strlen(msg));
+}
+
+/* The view /stats and /metrics render: every worker's counters, read with
+ * relaxed loads while they run, and one allocator snapshot. */
+static void render_stats(struct fl_worker *w, struct fl_conn *c, bool prometheus)
+{
+    struct fl_server *srv = w->srv;
+    struct fl_stats_worker views[FL_MAX_WORKERS];
+    int n = srv->nworkers;
+    for (int i = 0; i < n; i++)
+        views[i] = (struct fl_stats_worker){srv->workers[i].id, srv->workers[i].cpu,
+                                            srv->workers[i].pinned, &srv->workers[i].ctr};
+    struct fl_alloc_stats mem;
+    fl_alloc_sample_thread();
+    fl_alloc_stats_read(&mem);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct fl_stats_view v = {
+        .cfg = &srv->cfg,
+        .alloc = srv->alloc,
+        .mem = &mem,
+        .workers = views,
+        .nworkers = n,
+        .pid = (long)getpid(),
+        .uptime_s = (double)(now.tv_sec - srv->started.tv_sec) +
+                    (double)(now.tv_nsec - srv->started.tv_nsec) / 1e9,
+    };
+    size_t len = 0;
+    char *text = prometheus ? fl_stats_prometheus(&v, &len) : fl_stats_json(&v, &len);
+    if (!text) {
+        respond_text(w, c, 503, "stats unavailable\n");
+        return;
+    }
+    fl_http_respond(w, c, 200, prometheus ? "text/plain; version=0.0.4" : "application/json", text,
+                    len);
+    free(text);
+}
+
+/* Release now: the process-wide part here, and every other worker flushes
+ * its own thread caches when woken (mimalloc's heaps and jemalloc's tcaches
+ * can only be flushed by their own thread). */
+static void release(struct fl_worker *w, struct fl_conn *c)
+{
+    struct fl_procmem before, after;
+    fl_procmem_read(0, &before);
+    fl_alloc_release_thread();
+    fl_alloc_release();
+    atomic_fetch_add(&w->srv->release_gen, 1);
+    for (int i = 0; i < w->srv->nworkers; i++)
+        if (&w->srv->workers[i] != w) fl_worker_wake(&w->srv->workers[i]);
+    fl_procmem_read(0, &after);
+    char body[256];
+    int n = snprintf(body, sizeof(body),
+                     "{\"allocator\":\"%s\",\"rss_before_bytes\":%lld,\"rss_after_bytes\":%lld,"
+                     "\"workers_notified\":%d}\n",
+                     w->srv->alloc ? w->srv->alloc->name : "?", (long long)before.rss,
+                     (long long)after.rss, w->srv->nworkers - 1);
+    fl_http_respond(w, c, 200, "application/json", body, (size_t)n);
+}
+
+static void hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_req *r)
+{
+    struct fl_hold *h = fl_buf_alloc(w, sizeof(*h) + r->hold);
+    memset(h + 1, 0x33, r->hold); /* resident, like data a session keeps */
+    h->bytes = r->hold;
+    h->expires = r->hold_for == FL_HOLD_CONN ? FL_HOLD_CONN : c->nreq + r->hold_for;
+    h->next = c->holds;
+    c->holds = h;
+    c->hold_bytes += r->hold;
+    if (h->expires < c->next_expiry) c->next_expiry = h->expires;
+    FL_COUNT(&w->ctr, held_bytes, (int64_t)r->hold);
+}
+
+static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size_t qlen)
+{
+    struct fl_work_req r;
+    char err[256];
+    if (fl_work_parse(query, qlen, &w->srv->cfg, &r, err, sizeof(err))) {
+        size_t n = strlen(err);
+        if (n + 1 < sizeof(err)) err[n] = '\n', err[n + 1] = '\0';
+        respond_text(w, c, 400, err);
+        return;
+    }
+    if (r.hold && c->hold_bytes + r.hold > (uint64_t)w->srv->cfg.work_max_hold_conn) {
+        snprintf(err, sizeof(err), "hold=%llu would exceed the cap work_max_hold_conn=%lld\n",
+                 (unsigned long long)r.hold, (long long)w->srv->cfg.work_max_hold_conn);
+        respond_text(w, c, 400, err);
+        return;
+    }
+    if (r.burst) fl_work_burst(w, &r);
+    if (r.hold) hold(w, c, &r);
+    fl_http_respond_fill(w, c, 200, "text/plain", r.resp, fl_work_fill);
+}
+
+void fl__route(struct fl_worker *w, struct fl_conn *c)
+{
+    const char *t = c->req.target ? c->req.target : "";
+    size_t tlen = c->req.target_len;
+    const char *q = memchr(t, '?', tlen);
+    size_t plen = q ? (size_t)(q - t) : tlen;
+    size_t qlen = q ? tlen - plen - 1 : 0;
+    uint8_t m = llhttp_get_method(&c->parser);
+    bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST || m == HTTP_PUT;
+
+    if (path_is(t, plen, "/echo") && post) {
+        void *body = c->req.body;
+        c->req.body = NULL; /* the response takes the request's buffer */
+        fl_http_respond_buf(w, c, 200, "application/octet-stream", body, c->req.body_len);
+    } else if (path_is(t, plen, "/work") && (get || post)) {
+        work(w, c, q ? q + 1 : "", qlen);
+    } else if (path_is(t, plen, "/healthz") && get) {
+        respond_text(w, c, 200, "ok");
+    } else if ((path_is(t, plen, "/stats") || path_is(t, plen, "/metrics")) && get) {
+        render_stats(w, c, path_is(t, plen, "/metrics"));
+    } else if (path_is(t, plen, "/admin/release") && post) {
+        release(w, c);
+    } else if (path_is(t, plen, "/echo") || path_is(t, plen, "/work") ||
+               path_is(t, plen, "/healthz") || path_is(t, plen, "/stats") ||
+               path_is(t, plen, "/metrics") || path_is(t, plen, "/admin/release")) {
+        respond_text(w, c, 405, "method not allowed\n");
+    } else {
+        respond_text(w, c, 404, "not found\n");
+    }
+}

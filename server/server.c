@@ -1,0 +1,168 @@
+/* server.c - listeners, worker threads and orderly shutdown for both modes. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+/* A listening socket on bind:port. SO_REUSEPORT lets every worker own one
+ * (the kernel spreads connections by flow hash); TCP_NODELAY set here is
+ * inherited by accepted sockets, saving a setsockopt per connection. */
+static int make_listener(const char *bind_addr, int *port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    socklen_t slen;
+    if (inet_pton(AF_INET, bind_addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)*port);
+        slen = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, bind_addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)*port);
+        slen = sizeof(*v6);
+    } else {
+        snprintf(err, errlen, "bind address '%s' is not an IPv4 or IPv6 address", bind_addr);
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, slen) || listen(fd, 4096)) {
+        int e = errno;
+        snprintf(err, errlen, "bind/listen %s port %d: %s", bind_addr, *port, strerror(e));
+        close(fd);
+        return -e;
+    }
+    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    *port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+    return fd;
+}
+
+struct start {
+    struct fl_worker *w;
+    sem_t done;
+    int rc;
+    char err[256];
+};
+
+static void *worker_main(void *arg)
+{
+    struct start *st = arg;
+    struct fl_worker *w = st->w;
+    const char *what = "";
+    int rc = 0;
+    if (strcmp(w->srv->cfg.mode, "tpc") == 0) rc = fl_tpc_pin(w, st->err, sizeof(st->err));
+    if (!rc && (rc = fl_worker_init(w, w->srv, w->id, &what)))
+        snprintf(st->err, sizeof(st->err), "worker %d: %s: %s", w->id, what, strerror(-rc));
+    st->rc = rc;
+    sem_post(&st->done);
+    if (!rc) fl_worker_run(w);
+    return NULL;
+}
+
+static int open_listeners(struct fl_server *srv, char *err, size_t errlen)
+{
+    int port = (int)srv->cfg.port, echo = (int)srv->cfg.echo_port;
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct fl_worker *w = &srv->workers[i];
+        /* With port 0 the first socket picks the port and the rest join it. */
+        int fd = make_listener(srv->cfg.bind, &port, err, errlen);
+        if (fd < 0) return fd;
+        w->listen_fd = fd;
+        if (srv->cfg.echo_port) {
+            if ((fd = make_listener(srv->cfg.bind, &echo, err, errlen)) < 0) return fd;
+            w->echo_fd = fd;
+        }
+    }
+    srv->cfg.port = port;
+    srv->cfg.echo_port = echo;
+    return 0;
+}
+
+static int worker_count(const struct fl_server_config *cfg)
+{
+    if (cfg->threads > 0) return (int)cfg->threads;
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) return CPU_COUNT(&allowed);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
+{
+    clock_gettime(CLOCK_MONOTONIC, &srv->started);
+    srv->nworkers = worker_count(&srv->cfg);
+    if (srv->nworkers > FL_MAX_WORKERS) srv->nworkers = FL_MAX_WORKERS;
+    srv->workers = aligned_alloc(64, sizeof(struct fl_worker) * (size_t)srv->nworkers);
+    if (!srv->workers) return -ENOMEM;
+    memset(srv->workers, 0, sizeof(struct fl_worker) * (size_t)srv->nworkers);
+    for (int i = 0; i < srv->nworkers; i++) {
+        srv->workers[i].id = i;
+        srv->workers[i].cpu = -1;
+        srv->workers[i].listen_fd = srv->workers[i].echo_fd = srv->workers[i].wake_fd = -1;
+        srv->workers[i].srv = srv;
+    }
+    int rc = open_listeners(srv, err, errlen);
+    if (!rc && strcmp(srv->cfg.mode, "tpc") == 0)
+        rc = fl_tpc_prepare(srv, err, errlen);
+    else if (!rc) {
+        snprintf(err, errlen, "mode '%s' is not available yet", srv->cfg.mode);
+        rc = -ENOTSUP;
+    }
+    for (int i = 0; i < srv->nworkers && !rc; i++) {
+        struct start st = {.w = &srv->workers[i]};
+        sem_init(&st.done, 0, 0);
+        rc = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &st);
+        if (rc) {
+            snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
+            break;
+        }
+        sem_wait(&st.done);
+        sem_destroy(&st.done);
+        if (st.rc) {
+            pthread_join(srv->workers[i].thread, NULL);
+            srv->workers[i].thread = 0;
+            snprintf(err, errlen, "%s", st.err);
+            rc = st.rc;
+        }
+    }
+    if (rc) fl_server_stop(srv);
+    return rc;
+}
+
+void fl_server_stop(struct fl_server *srv)
+{
+    atomic_store(&srv->stopping, true);
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].thread) fl_worker_wake(&srv->workers[i]);
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct fl_worker *w = &srv->workers[i];
+        if (w->thread) {
+            pthread_join(w->thread, NULL);
+            fl_worker_destroy(w);
+        }
+        if (w->listen_fd >= 0) close(w->listen_fd);
+        if (w->echo_fd >= 0) close(w->echo_fd);
+    }
+    free(srv->workers);
+    srv->workers = NULL;
+}

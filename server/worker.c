@@ -1,0 +1,264 @@
+/* worker.c - a worker's io_uring: setup, the event loop, accepting, and
+ * turning completions into connection steps. Nothing here blocks: sockets
+ * are accepted, read, written and closed through the ring, and the loop's
+ * only wait is io_uring_submit_and_wait. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+
+/* Ring flags newest first: each step drops what an older kernel lacks.
+ * SINGLE_ISSUER and DEFER_TASKRUN (6.1) fit a ring used by one thread and
+ * run completion work only when we wait, in batches. */
+static int ring_setup(struct fl_worker *w)
+{
+    static const unsigned flagsets[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
+            IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_CQSIZE,
+    };
+    unsigned entries = (unsigned)w->srv->cfg.ring_entries;
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(flagsets) / sizeof(flagsets[0]); i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        p.flags = flagsets[i];
+        /* Every connection has one operation in flight; the CQ must hold a
+         * completion for each of them plus the multishot accepts', or the
+         * kernel has to buffer overflowed completions. */
+        p.cq_entries = entries * 8;
+        rc = io_uring_queue_init_params(entries, &w->ring, &p);
+        if (rc != -EINVAL) return rc;
+    }
+    return rc;
+}
+
+static int rbufs_setup(struct fl_worker *w)
+{
+    size_t ring_bytes = FL_RBUF_COUNT * sizeof(struct io_uring_buf);
+    void *r = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (r == MAP_FAILED) return -errno;
+    /* Receive buffers come from mmap, not malloc, so they never show in
+     * the allocator's figures: only the experiment's buffers do. */
+    w->rbuf_mem = mmap(NULL, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (w->rbuf_mem == MAP_FAILED) {
+        munmap(r, ring_bytes);
+        w->rbuf_mem = NULL;
+        return -errno;
+    }
+    w->rbufs = r;
+    io_uring_buf_ring_init(w->rbufs);
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uint64_t)(uintptr_t)r, .ring_entries = FL_RBUF_COUNT, .bgid = FL_RBUF_GROUP};
+    int rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
+    if (rc) return rc;
+    int mask = io_uring_buf_ring_mask(FL_RBUF_COUNT);
+    for (unsigned i = 0; i < FL_RBUF_COUNT; i++)
+        io_uring_buf_ring_add(w->rbufs, w->rbuf_mem + (size_t)i * FL_RBUF_SIZE, FL_RBUF_SIZE,
+                              (unsigned short)i, mask, (int)i);
+    io_uring_buf_ring_advance(w->rbufs, FL_RBUF_COUNT);
+    return 0;
+}
+
+int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what)
+{
+    w->srv = srv;
+    w->id = id;
+    w->rng = (uint64_t)srv->cfg.seed * 0x9E3779B97F4A7C15ull + (uint64_t)id + 1;
+    int rc = ring_setup(w);
+    if (rc) {
+        *what = "io_uring_queue_init";
+        return rc;
+    }
+    rc = rbufs_setup(w);
+    if (rc) {
+        *what = "io_uring_register_buf_ring";
+        goto fail_ring;
+    }
+    w->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (w->wake_fd < 0) {
+        rc = -errno;
+        *what = "eventfd";
+        goto fail_ring;
+    }
+    return 0;
+
+fail_ring:
+    io_uring_queue_exit(&w->ring);
+    return rc;
+}
+
+void fl_worker_destroy(struct fl_worker *w)
+{
+    if (w->wake_fd >= 0) close(w->wake_fd);
+    io_uring_queue_exit(&w->ring);
+    if (w->rbufs) munmap(w->rbufs, FL_RBUF_COUNT * sizeof(struct io_uring_buf));
+    if (w->rbuf_mem) munmap(w->rbuf_mem, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE);
+}
+
+struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
+{
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&w->ring)))
+        io_uring_submit(&w->ring); /* SQ full: hand the batch to the kernel */
+    return sqe;
+}
+
+void fl__worker_recycle(struct fl_worker *w, unsigned bid)
+{
+    io_uring_buf_ring_add(w->rbufs, w->rbuf_mem + (size_t)bid * FL_RBUF_SIZE, FL_RBUF_SIZE,
+                          (unsigned short)bid, io_uring_buf_ring_mask(FL_RBUF_COUNT), 0);
+    io_uring_buf_ring_advance(w->rbufs, 1);
+}
+
+uint64_t fl__worker_rand(struct fl_worker *w)
+{
+    /* splitmix64: one add and three multiply-xorshifts, good enough for sizes */
+    uint64_t z = (w->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void fl_worker_wake(struct fl_worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        perror("fraglab-server: write(eventfd)");
+}
+
+static void arm_accept(struct fl_worker *w, int fd, uint64_t ud)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, ud);
+}
+
+static void arm_wake(struct fl_worker *w)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_read(sqe, w->wake_fd, &w->wake_val, sizeof(w->wake_val), 0);
+    io_uring_sqe_set_data64(sqe, FL_UD_WAKE);
+}
+
+static void on_accept(struct fl_worker *w, struct io_uring_cqe *cqe, int fd, uint64_t ud)
+{
+    bool stopping = atomic_load(&w->srv->stopping);
+    if (cqe->res >= 0) {
+        if (stopping) {
+            close(cqe->res);
+        } else if (atomic_load_explicit(&w->nconns, memory_order_relaxed) >=
+                   w->srv->cfg.max_conns) {
+            FL_COUNT(&w->ctr, connections_refused, 1);
+            close(cqe->res);
+        } else {
+            fl_conn_open(w, cqe->res, ud == FL_UD_ACCEPT ? FL_CONN_HTTP : FL_CONN_ECHO);
+        }
+    } else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN && cqe->res != -ECONNABORTED) {
+        fprintf(stderr, "fraglab-server: worker %d: accept: %s\n", w->id, strerror(-cqe->res));
+    }
+    /* A multishot accept ends on errors (EMFILE, ENFILE, ...); re-arm it. */
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(w, fd, ud);
+}
+
+/* Turns a connection's completion into a step: received bytes are copied
+ * out of the buffer ring at once (the ring belongs to this thread) into a
+ * buffer of the read's size, then the runtime decides where the step runs. */
+static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
+{
+    struct fl_conn *c = (struct fl_conn *)(uintptr_t)(cqe->user_data & ~FL_OP_MASK);
+    int op = (int)(cqe->user_data & FL_OP_MASK);
+    c->ev_op = op;
+    c->ev_res = cqe->res;
+    c->ev_data = NULL;
+    if (op == FL_OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (cqe->res > 0) {
+            c->ev_data = fl_buf_alloc(w, (size_t)cqe->res);
+            memcpy(c->ev_data, w->rbuf_mem + (size_t)bid * FL_RBUF_SIZE, (size_t)cqe->res);
+        }
+        fl__worker_recycle(w, bid);
+    }
+    w->srv->dispatch(w, c);
+}
+
+static void handle(struct fl_worker *w, struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    if (ud == FL_UD_ACCEPT)
+        on_accept(w, cqe, w->listen_fd, ud);
+    else if (ud == FL_UD_ECHO_ACCEPT)
+        on_accept(w, cqe, w->echo_fd, ud);
+    else if (ud == FL_UD_WAKE) {
+        if (!atomic_load(&w->srv->stopping)) arm_wake(w);
+    } else if (ud != FL_UD_IGNORE)
+        on_conn_cqe(w, cqe);
+}
+
+/* Stop: cancel the accepts and every operation in flight on this ring; the
+ * connections see -ECANCELED, close and free themselves. */
+static void begin_stop(struct fl_worker *w)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, FL_UD_IGNORE);
+}
+
+static void sample_allocator(struct fl_worker *w, struct timespec *last)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    if ((now.tv_sec - last->tv_sec) * 1000000000L + (now.tv_nsec - last->tv_nsec) > 100000000L) {
+        fl_alloc_sample_thread();
+        *last = now;
+    }
+    (void)w;
+}
+
+void fl_worker_run(struct fl_worker *w)
+{
+    arm_accept(w, w->listen_fd, FL_UD_ACCEPT);
+    if (w->echo_fd >= 0) arm_accept(w, w->echo_fd, FL_UD_ECHO_ACCEPT);
+    arm_wake(w);
+    bool stop_begun = false;
+    struct timespec last_sample = {0, 0};
+    for (;;) {
+        if (!stop_begun && atomic_load(&w->srv->stopping)) {
+            begin_stop(w);
+            stop_begun = true;
+        }
+        if (stop_begun && atomic_load(&w->nconns) == 0) break;
+        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            fprintf(stderr, "fraglab-server: worker %d: io_uring_submit_and_wait: %s\n", w->id,
+                    strerror(-rc));
+            abort();
+        }
+        unsigned head, n = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            handle(w, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&w->ring, n);
+        sample_allocator(w, &last_sample);
+        unsigned gen = atomic_load_explicit(&w->srv->release_gen, memory_order_relaxed);
+        if (gen != w->release_seen) {
+            w->release_seen = gen;
+            fl_alloc_release_thread();
+        }
+    }
+    fl_alloc_sample_thread();
+}

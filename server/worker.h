@@ -1,0 +1,96 @@
+/* worker.h - one worker: a thread with its own io_uring, its own listening
+ * sockets, its own provided-buffer ring and counters. Both runtime modes are
+ * made of workers; they differ only in `fl_server.dispatch`, which decides
+ * where a connection's next step runs (tpc: right here; ws: any worker). */
+#ifndef FL_SERVER_WORKER_H
+#define FL_SERVER_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "counters.h"
+#include "fl_alloc.h"
+
+struct fl_conn;
+struct fl_worker;
+
+/* Receive buffers the kernel picks from at completion time (IOSQE_BUFFER_SELECT),
+ * so an idle connection holds no receive buffer. 64 x 16 KiB per worker. */
+#define FL_RBUF_COUNT 64
+#define FL_RBUF_SIZE 16384
+#define FL_RBUF_GROUP 0
+#define FL_MAX_WORKERS 1024
+
+struct fl_server {
+    struct fl_server_config cfg;
+    const struct fl_alloc_info *alloc;
+    struct fl_worker *workers;
+    int nworkers;
+    struct timespec started;
+    atomic_bool stopping;
+    atomic_uint release_gen; /* bumped by /admin/release: flush thread caches */
+    /* Runs the step that connection `c` has ready (its completion is stored
+     * in the connection). tpc: at once, on `w`; ws: queued for any worker. */
+    void (*dispatch)(struct fl_worker *w, struct fl_conn *c);
+};
+
+struct fl_worker {
+    struct fl_counters ctr; /* first: cache-line aligned, written by this thread only */
+    struct fl_server *srv;
+    int id;
+    int cpu; /* pinned CPU, -1 if not pinned */
+    bool pinned;
+    struct io_uring ring;
+    int listen_fd, echo_fd;
+    int wake_fd; /* eventfd: other threads write it to wake this worker */
+    uint64_t wake_val;
+    struct io_uring_buf_ring *rbufs;
+    char *rbuf_mem;
+    atomic_int nconns; /* connections accepted here and not yet freed */
+    unsigned release_seen;
+    uint64_t rng;
+    pthread_t thread;
+};
+
+/* Operation tags in the low bits of a CQE's user_data; connection pointers
+ * are 16-byte aligned, listeners use small constants. */
+enum fl_op {
+    FL_OP_RECV = 1,
+    FL_OP_SEND = 2,
+    FL_OP_CLOSE = 3,
+};
+#define FL_OP_MASK 15ull
+#define FL_UD_ACCEPT 16ull
+#define FL_UD_ECHO_ACCEPT 32ull
+#define FL_UD_WAKE 48ull
+#define FL_UD_IGNORE 64ull
+
+/* Sets up the worker's ring, buffer ring, wake eventfd and listeners.
+ * 0 or -errno; `what` names the failed call. */
+int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what);
+
+/* Releases everything fl_worker_init acquired. */
+void fl_worker_destroy(struct fl_worker *w);
+
+/* The event loop: runs until the server stops and this worker's connections
+ * are gone. */
+void fl_worker_run(struct fl_worker *w);
+
+/* Wakes the worker from its wait (any thread). */
+void fl_worker_wake(struct fl_worker *w);
+
+/* A free SQE on `w`'s ring, submitting pending ones first if the SQ is full. */
+struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
+
+/* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
+void fl__worker_recycle(struct fl_worker *w, unsigned bid);
+
+/* A pseudo-random number from the worker's own generator. */
+uint64_t fl__worker_rand(struct fl_worker *w);
+
+#endif
