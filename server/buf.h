@@ -14,7 +14,10 @@ struct fl_worker;
 struct fl_buf_hdr {
     uint32_t owner; /* worker id that allocated it */
     uint32_t pad;
-    uint64_t size; /* payload bytes */
+    union {
+        uint64_t size;           /* payload bytes, while live */
+        struct fl_buf_hdr *next; /* on its way back to the owner (free-policy owner) */
+    };
 };
 
 /* Allocates `size` bytes on behalf of worker `w`; aborts on out-of-memory. */

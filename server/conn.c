@@ -127,9 +127,10 @@ static void free_conn(struct fl_worker *w, struct fl_conn *c)
     FL_COUNT(&w->ctr, connections_open, -1);
     struct fl_worker *home = c->home;
     fl_buf_free(w, c);
-    atomic_fetch_sub(&home->nconns, 1);
-    if (home != w && atomic_load(&w->srv->stopping))
-        fl_worker_wake(home); /* it may be waiting for its last connection */
+    /* A stopping worker sleeps until the connections it waits for are gone. */
+    if (atomic_fetch_sub(&home->nconns, 1) == 1 && atomic_load(&w->srv->stopping))
+        for (int i = 0; i < w->srv->nworkers; i++)
+            fl_worker_wake(&w->srv->workers[i]);
 }
 
 /* After input was consumed or output drained: send, receive more, or close. */

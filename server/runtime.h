@@ -20,4 +20,10 @@ int fl_tpc_prepare(struct fl_server *srv, char *err, size_t errlen);
 /* tpc mode, on the worker's own thread: pins it to its CPU and checks. */
 int fl_tpc_pin(struct fl_worker *w, char *err, size_t errlen);
 
+/* ws mode: creates the injector and the deques and sets dispatch. */
+int fl_ws_prepare(struct fl_server *srv, char *err, size_t errlen);
+
+/* ws mode: frees what fl_ws_prepare made (after the workers exited). */
+void fl_ws_destroy(struct fl_server *srv);
+
 #endif

@@ -122,12 +122,9 @@ int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
         srv->workers[i].srv = srv;
     }
     int rc = open_listeners(srv, err, errlen);
-    if (!rc && strcmp(srv->cfg.mode, "tpc") == 0)
-        rc = fl_tpc_prepare(srv, err, errlen);
-    else if (!rc) {
-        snprintf(err, errlen, "mode '%s' is not available yet", srv->cfg.mode);
-        rc = -ENOTSUP;
-    }
+    if (!rc)
+        rc = strcmp(srv->cfg.mode, "tpc") == 0 ? fl_tpc_prepare(srv, err, errlen)
+                                               : fl_ws_prepare(srv, err, errlen);
     for (int i = 0; i < srv->nworkers && !rc; i++) {
         struct start st = {.w = &srv->workers[i]};
         sem_init(&st.done, 0, 0);
@@ -163,6 +160,8 @@ void fl_server_stop(struct fl_server *srv)
         if (w->listen_fd >= 0) close(w->listen_fd);
         if (w->echo_fd >= 0) close(w->echo_fd);
     }
+    if (strcmp(srv->cfg.mode, "ws") == 0)
+        fl_ws_destroy(srv); /* also after a partial fl_ws_prepare */
     free(srv->workers);
     srv->workers = NULL;
 }

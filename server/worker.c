@@ -200,9 +200,9 @@ static void handle(struct fl_worker *w, struct io_uring_cqe *cqe)
         on_accept(w, cqe, w->listen_fd, ud);
     else if (ud == FL_UD_ECHO_ACCEPT)
         on_accept(w, cqe, w->echo_fd, ud);
-    else if (ud == FL_UD_WAKE) {
-        if (!atomic_load(&w->srv->stopping)) arm_wake(w);
-    } else if (ud != FL_UD_IGNORE)
+    else if (ud == FL_UD_WAKE)
+        arm_wake(w); /* also while stopping: a ws worker waits for others' frees */
+    else if (ud != FL_UD_IGNORE)
         on_conn_cqe(w, cqe);
 }
 
@@ -226,6 +226,38 @@ static void sample_allocator(struct fl_worker *w, struct timespec *last)
     (void)w;
 }
 
+/* tpc: this worker's own connections are gone. ws: everyone's are, since a
+ * connection accepted anywhere may have its close in flight on this ring. */
+static bool may_exit(struct fl_worker *w)
+{
+    if (!w->srv->run_tasks) return atomic_load(&w->nconns) == 0;
+    for (int i = 0; i < w->srv->nworkers; i++)
+        if (atomic_load(&w->srv->workers[i].nconns)) return false;
+    return true;
+}
+
+/* Submits what is queued and, unless more work is ready, sleeps until a
+ * completion arrives. DEFER_TASKRUN runs completion work only when asked
+ * for events, hence submit_and_get_events when not sleeping. */
+static void submit_and_wait(struct fl_worker *w)
+{
+    struct fl_server *srv = w->srv;
+    if (srv->free_owner) fl__buf_remote_drain(w);
+    bool busy = srv->run_tasks && srv->run_tasks(w);
+    if (srv->free_owner) fl__buf_remote_flush(w);
+    int rc;
+    if (busy || (srv->park && !srv->park(w))) {
+        rc = io_uring_submit_and_get_events(&w->ring);
+    } else {
+        rc = io_uring_submit_and_wait(&w->ring, 1);
+        if (srv->unpark) srv->unpark(w);
+    }
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+        fprintf(stderr, "fraglab-server: worker %d: io_uring_enter: %s\n", w->id, strerror(-rc));
+        abort();
+    }
+}
+
 void fl_worker_run(struct fl_worker *w)
 {
     arm_accept(w, w->listen_fd, FL_UD_ACCEPT);
@@ -238,13 +270,8 @@ void fl_worker_run(struct fl_worker *w)
             begin_stop(w);
             stop_begun = true;
         }
-        if (stop_begun && atomic_load(&w->nconns) == 0) break;
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-            fprintf(stderr, "fraglab-server: worker %d: io_uring_submit_and_wait: %s\n", w->id,
-                    strerror(-rc));
-            abort();
-        }
+        if (stop_begun && may_exit(w)) break;
+        submit_and_wait(w);
         unsigned head, n = 0;
         struct io_uring_cqe *cqe;
         io_uring_for_each_cqe(&w->ring, head, cqe)

@@ -12,8 +12,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buf.h"
 #include "config.h"
 #include "counters.h"
+#include "deque.h"
 #include "fl_alloc.h"
 
 struct fl_conn;
@@ -37,6 +39,28 @@ struct fl_server {
     /* Runs the step that connection `c` has ready (its completion is stored
      * in the connection). tpc: at once, on `w`; ws: queued for any worker. */
     void (*dispatch)(struct fl_worker *w, struct fl_conn *c);
+    /* ws: runs queued tasks after completions were reaped; true when more
+     * may be ready, so the loop must not block. NULL in tpc. */
+    bool (*run_tasks)(struct fl_worker *w);
+    /* ws: about to block; false if work appeared and it must not. */
+    bool (*park)(struct fl_worker *w);
+    void (*unpark)(struct fl_worker *w);
+    bool free_owner;             /* --free-policy owner */
+    struct fl_injector injector; /* ws: the shared deque */
+    atomic_int nparked;          /* ws: workers blocked in their ring wait */
+};
+
+/* ws: completions reaped by one worker for another, sent in one batch. */
+#define FL_WS_BATCH 64
+struct fl_ws_pending {
+    void *tasks[FL_WS_BATCH];
+    unsigned n;
+};
+
+/* A batch of buffers on their way back to the worker that allocated them. */
+struct fl_remote_batch {
+    struct fl_buf_hdr *head, *tail;
+    unsigned n;
 };
 
 struct fl_worker {
@@ -53,6 +77,14 @@ struct fl_worker {
     char *rbuf_mem;
     atomic_int nconns; /* connections accepted here and not yet freed */
     unsigned release_seen;
+    /* ws */
+    struct fl_deque deque;
+    struct fl_injector inbox; /* completions other workers drew for this one */
+    atomic_bool parked;
+    struct fl_ws_pending *pending; /* per target worker: reaped, not yet handed over */
+    /* free-policy owner: buffers other workers freed, for us to free */
+    _Atomic(struct fl_buf_hdr *) remote_head;
+    struct fl_remote_batch *outbox; /* per owner, flushed each loop turn */
     uint64_t rng;
     pthread_t thread;
 };
@@ -89,6 +121,11 @@ struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
 
 /* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
 void fl__worker_recycle(struct fl_worker *w, unsigned bid);
+
+/* Frees the buffers other workers returned to this one (free-policy owner),
+ * and sends out this worker's batches for the others. */
+void fl__buf_remote_drain(struct fl_worker *w);
+void fl__buf_remote_flush(struct fl_worker *w);
 
 /* A pseudo-random number from the worker's own generator. */
 uint64_t fl__worker_rand(struct fl_worker *w);
