@@ -41,7 +41,8 @@ static void send_batch(struct fl_worker *owner, struct fl_remote_batch *b)
 
 void fl_buf_free(struct fl_worker *w, void *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     struct fl_buf_hdr *h = (struct fl_buf_hdr *)p - 1;
     FL_COUNT(&w->ctr, buffer_bytes, -(int64_t)h->size);
     if (h->owner == (uint32_t)w->id) {
@@ -60,15 +61,18 @@ void fl_buf_free(struct fl_worker *w, void *p)
             b->head = h;
         b->tail = h;
         FL_COUNT(&w->ctr, remote_returns, 1);
-        if (++b->n == REMOTE_BATCH) send_batch(&w->srv->workers[h->owner], b);
+        if (++b->n == REMOTE_BATCH)
+            send_batch(&w->srv->workers[h->owner], b);
     }
 }
 
 void fl__buf_remote_flush(struct fl_worker *w)
 {
-    if (!w->outbox) return;
+    if (!w->outbox)
+        return;
     for (int i = 0; i < w->srv->nworkers; i++)
-        if (w->outbox[i].n) send_batch(&w->srv->workers[i], &w->outbox[i]);
+        if (w->outbox[i].n)
+            send_batch(&w->srv->workers[i], &w->outbox[i]);
 }
 
 void fl__buf_remote_drain(struct fl_worker *w)

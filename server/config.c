@@ -95,14 +95,17 @@ struct loader {
 static void one_line(char *err)
 {
     for (; *err; err++)
-        if (iscntrl((unsigned char)*err)) *err = '?';
+        if (iscntrl((unsigned char)*err))
+            *err = '?';
 }
 
 FMT(3, 0) static void put_err(struct loader *ld, const char *prefix, const char *fmt, va_list ap)
 {
-    if (!ld->errlen) return;
+    if (!ld->errlen)
+        return;
     int n = snprintf(ld->err, ld->errlen, "%s", prefix);
-    if (n >= 0 && (size_t)n < ld->errlen) vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+    if (n >= 0 && (size_t)n < ld->errlen)
+        vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
     one_line(ld->err);
 }
 
@@ -163,12 +166,15 @@ static void set_defaults(struct fl_server_config *c)
  * strtoll alone would also take spaces, '+' and trailing junk. */
 static const char *parse_int(const char *s, int64_t *out)
 {
-    if (!isdigit((unsigned char)s[*s == '-'])) return "expected a decimal integer";
+    if (!isdigit((unsigned char)s[*s == '-']))
+        return "expected a decimal integer";
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*end) return "expected a decimal integer";
-    if (errno == ERANGE) return "too large";
+    if (*end)
+        return "expected a decimal integer";
+    if (errno == ERANGE)
+        return "too large";
     *out = v;
     return NULL;
 }
@@ -179,17 +185,20 @@ static const char *parse_size(const char *s, int64_t *out)
 {
     static const char bad[] = "expected bytes, optionally with a k, m or g suffix";
     static const char sfx[] = "kKmMgG";
-    if (!isdigit((unsigned char)*s)) return bad;
+    if (!isdigit((unsigned char)*s))
+        return bad;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
     int shift = 0;
     if (*end) {
         const char *p = strchr(sfx, *end);
-        if (!p || end[1]) return bad;
+        if (!p || end[1])
+            return bad;
         shift = 10 * (int)(1 + (p - sfx) / 2);
     }
-    if (errno == ERANGE || v > (INT64_MAX >> shift)) return "too large";
+    if (errno == ERANGE || v > (INT64_MAX >> shift))
+        return "too large";
     *out = (int64_t)v << shift;
     return NULL;
 }
@@ -200,13 +209,15 @@ static enum fl_config_result set_value(struct loader *ld, int i, const char *v, 
     ld->origin[i] = from;
     if (o->kind == K_STR) {
         size_t n = strlen(v);
-        if (n >= o->size) return fail_opt(ld, i, ": value longer than %zu bytes", o->size - 1);
+        if (n >= o->size)
+            return fail_opt(ld, i, ": value longer than %zu bytes", o->size - 1);
         memcpy((char *)ld->c + o->off, v, n + 1);
         return FL_CONFIG_OK;
     }
     int64_t x = 0;
     const char *why = o->kind == K_INT ? parse_int(v, &x) : parse_size(v, &x);
-    if (why) return fail_opt(ld, i, " '%s': %s", v, why);
+    if (why)
+        return fail_opt(ld, i, " '%s': %s", v, why);
     *num_field(ld->c, i) = x;
     return FL_CONFIG_OK;
 }
@@ -242,7 +253,8 @@ static const struct {
 static int index_of(size_t off)
 {
     for (int i = 0; i < NOPT; i++)
-        if (opts[i].off == off) return i;
+        if (opts[i].off == off)
+            return i;
     abort(); /* a validation table names a field the options table lacks */
 }
 
@@ -252,7 +264,8 @@ static enum fl_config_result check_enum(struct loader *ld, size_t e)
     const char *const *ch = enums[e].choices;
     char list[128] = "";
     for (size_t k = 0; ch[k]; k++) {
-        if (strcmp(str(ld->c, i), ch[k]) == 0) return FL_CONFIG_OK;
+        if (strcmp(str(ld->c, i), ch[k]) == 0)
+            return FL_CONFIG_OK;
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "", ch[k]);
     }
     return fail_opt(ld, i, " '%s': expected one of %s", str(ld->c, i), list);
@@ -266,8 +279,10 @@ static enum fl_config_result check_range(struct loader *ld, int i)
             lo = ranges[r].min;
             hi = ranges[r].max;
         }
-    if (v >= lo && v <= hi) return FL_CONFIG_OK;
-    if (hi == INT64_MAX) return fail_opt(ld, i, " %" PRId64 ": must be at least %" PRId64, v, lo);
+    if (v >= lo && v <= hi)
+        return FL_CONFIG_OK;
+    if (hi == INT64_MAX)
+        return fail_opt(ld, i, " %" PRId64 ": must be at least %" PRId64, v, lo);
     return fail_opt(ld, i, " %" PRId64 ": must be between %" PRId64 " and %" PRId64, v, lo, hi);
 }
 
@@ -275,9 +290,11 @@ static enum fl_config_result validate(struct loader *ld)
 {
     const struct fl_server_config *c = ld->c;
     for (size_t e = 0; e < sizeof(enums) / sizeof(enums[0]); e++)
-        if (check_enum(ld, e) != FL_CONFIG_OK) return FL_CONFIG_ERROR;
+        if (check_enum(ld, e) != FL_CONFIG_OK)
+            return FL_CONFIG_ERROR;
     for (int i = 0; i < NOPT; i++)
-        if (opts[i].kind != K_STR && check_range(ld, i) != FL_CONFIG_OK) return FL_CONFIG_ERROR;
+        if (opts[i].kind != K_STR && check_range(ld, i) != FL_CONFIG_OK)
+            return FL_CONFIG_ERROR;
     /* io_uring rounds the SQ size up to a power of two: insist on one, so
      * the figure in /stats is the one in force. */
     if (c->ring_entries & (c->ring_entries - 1))
@@ -306,7 +323,8 @@ static int find_key(const char *key)
             a++;
             b++;
         }
-        if (!*a && !*b) return i;
+        if (!*a && !*b)
+            return i;
     }
     return -1;
 }
@@ -328,11 +346,13 @@ FMT(2, 3) static int ini_fail(struct loader *ld, const char *fmt, ...)
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
     struct loader *ld = user;
-    if (ld->fail_line) return 0;
+    if (ld->fail_line)
+        return 0;
     if (*section && strcmp(section, "server") != 0)
         return ini_fail(ld, "unknown section '[%s]' (settings go in [server])", section);
     int i = find_key(name);
-    if (i < 0) return ini_fail(ld, "unknown key '%s'", name);
+    if (i < 0)
+        return ini_fail(ld, "unknown key '%s'", name);
     if (set_value(ld, i, value, ld->lineno) != FL_CONFIG_OK) {
         ld->fail_line = ld->lineno;
         return 0;
@@ -349,7 +369,8 @@ static char *ini_read_cb(char *buf, int len, void *user)
 {
     struct loader *ld = user;
     if (ld->fail_line || !fgets(buf, len, ld->fp)) {
-        if (ferror(ld->fp)) ld->read_errno = errno;
+        if (ferror(ld->fp))
+            ld->read_errno = errno;
         return NULL;
     }
     ld->lineno++;
@@ -370,16 +391,19 @@ static enum fl_config_result load_file(struct loader *ld)
 {
     const char *path = ld->c->config_file;
     ld->fp = fopen(path, "r");
-    if (!ld->fp) return fail(ld, "config %s: %s", path, strerror(errno));
+    if (!ld->fp)
+        return fail(ld, "config %s: %s", path, strerror(errno));
     int rc = ini_parse_stream(ini_read_cb, ld, ini_cb, ld);
     fclose(ld->fp);
     ld->fp = NULL;
-    if (ld->read_errno) return fail(ld, "config %s: %s", path, strerror(ld->read_errno));
+    if (ld->read_errno)
+        return fail(ld, "config %s: %s", path, strerror(ld->read_errno));
     /* inih reports the first bad line; if it precedes the handler's
      * complaint, it is a line inih could not parse at all. */
     if (rc > 0 && (!ld->fail_line || rc < ld->fail_line))
         return fail(ld, "%s:%d: expected 'key = value' or '[section]'", path, rc);
-    if (rc < 0) return fail(ld, "config %s: out of memory", path);
+    if (rc < 0)
+        return fail(ld, "config %s: out of memory", path);
     return ld->fail_line ? FL_CONFIG_ERROR : FL_CONFIG_OK;
 }
 
@@ -391,7 +415,8 @@ static void build_longopts(struct loader *ld)
         char *f = ld->flags[i];
         snprintf(f, NAME_LEN, "%s", opts[i].name);
         for (; *f; f++)
-            if (*f == '_') *f = '-';
+            if (*f == '_')
+                *f = '-';
         ld->longopts[i] = (struct option){ld->flags[i], required_argument, NULL, VAL_OPT + i};
     }
     for (int k = 0; k < NEXTRA; k++)
@@ -409,12 +434,14 @@ static int next_flag(struct loader *ld, int argc, char **argv)
 
 static enum fl_config_result bad_flag(struct loader *ld, int v, char **argv)
 {
-    if (v == ':') return fail(ld, "option '%s' needs a value", argv[optind - 1]);
+    if (v == ':')
+        return fail(ld, "option '%s' needs a value", argv[optind - 1]);
     if (optopt >= VAL_OPT) {
         const char *name = ld->longopts[optopt - VAL_OPT].name;
         return fail(ld, "option '--%s' takes no value", name);
     }
-    if (optopt) return fail(ld, "unknown option '-%c'", optopt);
+    if (optopt)
+        return fail(ld, "unknown option '-%c'", optopt);
     /* An unknown long option: glibc has already stepped past it. */
     const char *tok = argv[optind - 1];
     size_t len = strcspn(tok, "="), hits = 0;
@@ -450,7 +477,8 @@ static enum fl_config_result scan_flags(struct loader *ld, int argc, char **argv
             return bad_flag(ld, v, argv);
         }
     }
-    if (optind < argc) return fail(ld, "unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        return fail(ld, "unexpected argument '%s'", argv[optind]);
     return FL_CONFIG_OK;
 }
 
@@ -470,13 +498,17 @@ enum fl_config_result fl_config_load(int argc, char **argv, struct fl_server_con
                                      size_t errlen)
 {
     struct loader ld = {.c = c, .err = err, .errlen = errlen};
-    if (errlen) err[0] = '\0';
+    if (errlen)
+        err[0] = '\0';
     set_defaults(c);
     build_longopts(&ld);
     enum fl_config_result rc = scan_flags(&ld, argc, argv);
-    if (rc == FL_CONFIG_OK && c->config_file[0]) rc = load_file(&ld);
-    if (rc == FL_CONFIG_OK) rc = apply_flags(&ld, argc, argv);
-    if (rc == FL_CONFIG_OK) rc = validate(&ld);
+    if (rc == FL_CONFIG_OK && c->config_file[0])
+        rc = load_file(&ld);
+    if (rc == FL_CONFIG_OK)
+        rc = apply_flags(&ld, argc, argv);
+    if (rc == FL_CONFIG_OK)
+        rc = validate(&ld);
     return rc;
 }
 
@@ -502,7 +534,8 @@ static void usage_line(FILE *f, int width, const char *name, const char *arg, co
     char left[NAME_LEN + 16];
     snprintf(left, sizeof(left), "--%s%s%s", name, *arg ? " " : "", arg);
     fprintf(f, "  %-*s  %s", width, left, help);
-    if (def) fprintf(f, " (default: %s)", def);
+    if (def)
+        fprintf(f, " (default: %s)", def);
     fputc('\n', f);
 }
 

@@ -49,9 +49,11 @@ static size_t state_size(struct fl_worker *w)
 {
     const struct fl_server_config *cfg = &w->srv->cfg;
     uint64_t lo = (uint64_t)cfg->conn_state_min, hi = (uint64_t)cfg->conn_state_max;
-    if (strcmp(cfg->conn_state_dist, "fixed") == 0 || lo >= hi) return lo;
+    if (strcmp(cfg->conn_state_dist, "fixed") == 0 || lo >= hi)
+        return lo;
     double u = (double)(fl__worker_rand(w) >> 11) * 0x1.0p-53;
-    if (strcmp(cfg->conn_state_dist, "uniform") == 0) return lo + (size_t)(u * (double)(hi - lo));
+    if (strcmp(cfg->conn_state_dist, "uniform") == 0)
+        return lo + (size_t)(u * (double)(hi - lo));
     return (size_t)exp(log((double)lo) + u * (log((double)hi) - log((double)lo)));
 }
 
@@ -67,7 +69,8 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     c->state = fl_buf_alloc(w, sz);
     memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
     c->next_expiry = FL_HOLD_CONN;
-    if (kind == FL_CONN_HTTP) fl_http_init(c);
+    if (kind == FL_CONN_HTTP)
+        fl_http_init(c);
     atomic_fetch_add(&w->nconns, 1);
     FL_COUNT(&w->ctr, connections_accepted, 1);
     FL_COUNT(&w->ctr, connections_open, 1);
@@ -76,7 +79,8 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
 
 bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len)
 {
-    if (c->out_n == FL_OUT_MAX) return false;
+    if (c->out_n == FL_OUT_MAX)
+        return false;
     c->out[c->out_n].iov_base = (void *)data;
     c->out[c->out_n].iov_len = len;
     c->out_buf[c->out_n] = buf;
@@ -96,7 +100,8 @@ void fl__conn_drop_holds(struct fl_worker *w, struct fl_conn *c, bool all)
             FL_COUNT(&w->ctr, held_bytes, -(int64_t)h->bytes);
             fl_buf_free(w, h);
         } else {
-            if (h->expires < next) next = h->expires;
+            if (h->expires < next)
+                next = h->expires;
             pp = &h->next;
         }
     }
@@ -121,7 +126,8 @@ static void begin_close(struct fl_worker *w, struct fl_conn *c)
 
 static void free_conn(struct fl_worker *w, struct fl_conn *c)
 {
-    if (c->kind == FL_CONN_HTTP) fl_http_reset(w, c);
+    if (c->kind == FL_CONN_HTTP)
+        fl_http_reset(w, c);
     fl__conn_drop_holds(w, c, true);
     fl_buf_free(w, c->state);
     FL_COUNT(&w->ctr, connections_open, -1);
@@ -167,14 +173,16 @@ static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
     c->in = c->ev_data;
     c->in_off = 0;
     c->in_len = (uint32_t)res;
-    if (!fl_http_feed(w, c)) c->closing = true;
+    if (!fl_http_feed(w, c))
+        c->closing = true;
     next_op(w, c);
 }
 
 static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
 {
     if (res < 0) {
-        if (res != -ECANCELED) FL_COUNT(&w->ctr, peer_errors, 1);
+        if (res != -ECANCELED)
+            FL_COUNT(&w->ctr, peer_errors, 1);
         begin_close(w, c);
         return;
     }

@@ -44,11 +44,14 @@
 
 int fl_deque_init(struct fl_deque *d, size_t cap)
 {
-    if (cap == 0) cap = FL_DEQUE_DEFAULT_CAP;
-    if (cap < 2 || cap > FL_DEQUE_MAX_CAP || (cap & (cap - 1)) != 0) return -EINVAL;
+    if (cap == 0)
+        cap = FL_DEQUE_DEFAULT_CAP;
+    if (cap < 2 || cap > FL_DEQUE_MAX_CAP || (cap & (cap - 1)) != 0)
+        return -EINVAL;
     memset(d, 0, sizeof(*d));
     d->slots = malloc(cap * sizeof(*d->slots));
-    if (!d->slots) return -ENOMEM;
+    if (!d->slots)
+        return -ENOMEM;
     for (size_t i = 0; i < cap; i++)
         atomic_init(&d->slots[i], NULL);
     d->mask = (int64_t)cap - 1;
@@ -87,7 +90,8 @@ bool fl_deque_push(struct fl_deque *d, void *item)
      * below, so it cannot have read our new item. A stale top only makes
      * the deque look fuller, never emptier. */
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    if (b - t > d->mask) return false;
+    if (b - t > d->mask)
+        return false;
     atomic_store_explicit(&d->slots[b & d->mask], item, memory_order_relaxed);
     /* Release: a thief that reads bottom > b also sees the slot write. */
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
@@ -99,7 +103,8 @@ void *fl_deque_pop(struct fl_deque *d)
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
     /* Fast empty check, relaxed: `top` only grows, so top >= bottom seen
      * now stays true and we skip the SC store (an xchg) when idle. */
-    if (atomic_load_explicit(&d->top, memory_order_relaxed) >= b) return NULL;
+    if (atomic_load_explicit(&d->top, memory_order_relaxed) >= b)
+        return NULL;
     b--;
     /* SC store then SC load: the Dekker handshake with steal (file comment). */
     atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
@@ -108,7 +113,8 @@ void *fl_deque_pop(struct fl_deque *d)
     if (t <= b) {
         /* Relaxed: we wrote this slot ourselves; thieves never write slots. */
         item = atomic_load_explicit(&d->slots[b & d->mask], memory_order_relaxed);
-        if (t < b) return item; /* more than one left: thieves cannot reach index b */
+        if (t < b)
+            return item; /* more than one left: thieves cannot reach index b */
         /* The last item: race the thieves for it on `top`, as they do. */
         if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                      memory_order_relaxed))
@@ -134,7 +140,8 @@ static void *steal_one(struct fl_deque *d, int64_t *seen)
          * read below sees the pushed item. */
         int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
         int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
-        if (t >= b) return NULL;
+        if (t >= b)
+            return NULL;
         /* Relaxed, and possibly a value the owner has since overwritten
          * (index t + cap): then top has moved past t and the CAS fails. */
         void *item = atomic_load_explicit(&d->slots[t & d->mask], memory_order_relaxed);
@@ -142,7 +149,8 @@ static void *steal_one(struct fl_deque *d, int64_t *seen)
          * then orders our slot read before its rewrite of that slot. */
         if (atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                     memory_order_relaxed)) {
-            if (seen) *seen = b - t;
+            if (seen)
+                *seen = b - t;
             return item;
         }
     }
@@ -169,32 +177,38 @@ void *fl_deque_steal_half(struct fl_deque *victim, struct fl_deque *into, unsign
         int64_t want = (n + 1) / 2;
         /* `into` is ours, so its room only grows under us (thieves). */
         int64_t room = (int64_t)fl_deque_capacity(into) - (int64_t)fl_deque_len(into);
-        if (want > room + 1) want = room + 1;
+        if (want > room + 1)
+            want = room + 1;
         while ((int64_t)k < want) {
             void *item = steal_one(victim, NULL);
-            if (!item) break;
+            if (!item)
+                break;
             bool ok = fl_deque_push(into, item);
             assert(ok);
             (void)ok;
             k++;
         }
     }
-    if (moved) *moved = k;
+    if (moved)
+        *moved = k;
     return first;
 }
 
 /* Under q->lock: makes room for `need` items in total, keeping their order. */
 static int injector_reserve(struct fl_injector *q, size_t need)
 {
-    if (need <= q->cap) return 0;
+    if (need <= q->cap)
+        return 0;
     size_t len = atomic_load_explicit(&q->len, memory_order_relaxed);
     size_t cap = q->cap;
     while (cap < need) {
-        if (cap > SIZE_MAX / 2 / sizeof(void *)) return -ENOMEM;
+        if (cap > SIZE_MAX / 2 / sizeof(void *))
+            return -ENOMEM;
         cap *= 2;
     }
     void **ring = malloc(cap * sizeof(*ring));
-    if (!ring) return -ENOMEM;
+    if (!ring)
+        return -ENOMEM;
     for (size_t i = 0; i < len; i++)
         ring[i] = q->ring[(q->head + i) & (q->cap - 1)];
     free(q->ring);
@@ -232,7 +246,8 @@ static void injector_publish(struct fl_injector *q, size_t len)
 
 int fl_deque_push_or_overflow(struct fl_deque *d, void *item, struct fl_injector *q)
 {
-    if (fl_deque_push(d, item)) return 0;
+    if (fl_deque_push(d, item))
+        return 0;
     /* Full. Move the older half (the ones thieves would take next, and the
      * coldest in our cache) and then `item`, as tokio does. The owner takes
      * them with steals from its own top, under the injector lock with room
@@ -259,14 +274,17 @@ int fl_deque_push_or_overflow(struct fl_deque *d, void *item, struct fl_injector
 
 int fl_injector_init(struct fl_injector *q, size_t cap)
 {
-    if (cap == 0) cap = FL_INJECTOR_DEFAULT_CAP;
-    if (cap > SIZE_MAX / 2 / sizeof(void *)) return -EINVAL;
+    if (cap == 0)
+        cap = FL_INJECTOR_DEFAULT_CAP;
+    if (cap > SIZE_MAX / 2 / sizeof(void *))
+        return -EINVAL;
     size_t c = 1;
     while (c < cap)
         c *= 2;
     memset(q, 0, sizeof(*q));
     q->ring = malloc(c * sizeof(*q->ring));
-    if (!q->ring) return -ENOMEM;
+    if (!q->ring)
+        return -ENOMEM;
     int rc = pthread_mutex_init(&q->lock, NULL);
     if (rc != 0) {
         free(q->ring);
@@ -316,13 +334,16 @@ void *fl_injector_pop_batch(struct fl_injector *q, struct fl_deque *into, unsign
     void *first = NULL;
     /* Lock-free look first: idle workers poll this often, and an empty
      * injector should cost them a shared cache line, not a contended lock. */
-    if (fl_injector_len(q) == 0) goto out;
+    if (fl_injector_len(q) == 0)
+        goto out;
     size_t room = into ? fl_deque_capacity(into) - fl_deque_len(into) : 0;
     size_t want = max ? max : 1;
-    if (want > room + 1) want = room + 1;
+    if (want > room + 1)
+        want = room + 1;
     pthread_mutex_lock(&q->lock);
     size_t len = atomic_load_explicit(&q->len, memory_order_relaxed);
-    if (want > len) want = len;
+    if (want > len)
+        want = len;
     if (want > 0) {
         first = injector_take(q, &len);
         for (k = 1; k < want; k++) {
@@ -334,7 +355,8 @@ void *fl_injector_pop_batch(struct fl_injector *q, struct fl_deque *into, unsign
     }
     pthread_mutex_unlock(&q->lock);
 out:
-    if (moved) *moved = k;
+    if (moved)
+        *moved = k;
     return first;
 }
 

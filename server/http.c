@@ -30,7 +30,8 @@ static void append(struct fl_worker *w, char **buf, uint64_t *len, const char *a
     if (need > cap) {
         size_t ncap = *buf ? (need > cap * 2 ? need : cap * 2) : need;
         char *nb = fl_buf_alloc(w, ncap);
-        if (*len) memcpy(nb, *buf, *len);
+        if (*len)
+            memcpy(nb, *buf, *len);
         fl_buf_free(w, *buf);
         *buf = nb;
     }
@@ -107,7 +108,8 @@ static int on_headers_complete(llhttp_t *p)
             c->req.status = 413; /* refused before reading the body */
             return -1;
         }
-        if (p->content_length) c->req.body = fl_buf_alloc(c->cur, p->content_length);
+        if (p->content_length)
+            c->req.body = fl_buf_alloc(c->cur, p->content_length);
     }
     return 0;
 }
@@ -133,7 +135,8 @@ static int on_message_complete(llhttp_t *p)
     FL_COUNT(&w->ctr, requests, 1);
     fl__route(w, c);
     fl_http_reset(w, c);
-    if (c->holds && c->nreq >= c->next_expiry) fl__conn_drop_holds(w, c, false);
+    if (c->holds && c->nreq >= c->next_expiry)
+        fl__conn_drop_holds(w, c, false);
     if (c->closing || c->out_bytes > MAX_PENDING_OUT || c->out_n + 4 > FL_OUT_MAX)
         return HPE_PAUSED;
     return 0;
@@ -174,7 +177,8 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         uint32_t pos = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->in);
         llhttp_resume(&c->parser);
         c->in_off = pos;
-        if (c->closing || c->in_off >= c->in_len) consume_input(w, c);
+        if (c->closing || c->in_off >= c->in_len)
+            consume_input(w, c);
     } else if (e == HPE_PAUSED_UPGRADE) {
         consume_input(w, c); /* answered as plain HTTP; no protocol switch follows */
         c->closing = true;
@@ -256,7 +260,8 @@ static char *begin_response(struct fl_worker *w, struct fl_conn *c, int status, 
     memcpy(buf, head, hl);
     *body = buf + hl;
     *total = hl + blen;
-    if (status >= 400) FL_COUNT(&w->ctr, http_errors, 1);
+    if (status >= 400)
+        FL_COUNT(&w->ctr, http_errors, 1);
     return buf;
 }
 
@@ -266,7 +271,8 @@ void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, co
     char *body;
     size_t total;
     char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->req.head_only) fill(body, len);
+    if (!c->req.head_only)
+        fill(body, len);
     queue_or_close(w, c, buf, total);
 }
 
@@ -276,7 +282,8 @@ void fl_http_respond(struct fl_worker *w, struct fl_conn *c, int status, const c
     char *body;
     size_t total;
     char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->req.head_only && len) memcpy(body, src, len);
+    if (!c->req.head_only && len)
+        memcpy(body, src, len);
     queue_or_close(w, c, buf, total);
 }
 

@@ -47,7 +47,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fraglab-server: %s\n", err);
         return EXIT_USAGE;
     }
-    if (srv.cfg.check) return check(&info);
+    if (srv.cfg.check)
+        return check(&info);
     srv.alloc = fl_alloc_active();
 
     /* Workers inherit this mask: only the main thread takes the signals. */
@@ -77,7 +78,8 @@ int main(int argc, char **argv)
             "%s)",
             v6 ? "[" : "", srv.cfg.bind, v6 ? "]" : "", (long long)srv.cfg.port, srv.cfg.mode,
             srv.nworkers, info.name, info.version);
-    if (srv.cfg.echo_port) fprintf(stderr, ", echo on port %lld", (long long)srv.cfg.echo_port);
+    if (srv.cfg.echo_port)
+        fprintf(stderr, ", echo on port %lld", (long long)srv.cfg.echo_port);
     fprintf(stderr, "\n");
 
     int sig = 0;

@@ -70,7 +70,8 @@ static void release(struct fl_worker *w, struct fl_conn *c)
     fl_alloc_release();
     atomic_fetch_add(&w->srv->release_gen, 1);
     for (int i = 0; i < w->srv->nworkers; i++)
-        if (&w->srv->workers[i] != w) fl_worker_wake(&w->srv->workers[i]);
+        if (&w->srv->workers[i] != w)
+            fl_worker_wake(&w->srv->workers[i]);
     fl_procmem_read(0, &after);
     char body[256];
     int n = snprintf(body, sizeof(body),
@@ -90,7 +91,8 @@ static void hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_re
     h->next = c->holds;
     c->holds = h;
     c->hold_bytes += r->hold;
-    if (h->expires < c->next_expiry) c->next_expiry = h->expires;
+    if (h->expires < c->next_expiry)
+        c->next_expiry = h->expires;
     FL_COUNT(&w->ctr, held_bytes, (int64_t)r->hold);
 }
 
@@ -100,7 +102,8 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
     char err[256];
     if (fl_work_parse(query, qlen, &w->srv->cfg, &r, err, sizeof(err))) {
         size_t n = strlen(err);
-        if (n + 1 < sizeof(err)) err[n] = '\n', err[n + 1] = '\0';
+        if (n + 1 < sizeof(err))
+            err[n] = '\n', err[n + 1] = '\0';
         respond_text(w, c, 400, err);
         return;
     }
@@ -110,8 +113,10 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
         respond_text(w, c, 400, err);
         return;
     }
-    if (r.burst) fl_work_burst(w, &r);
-    if (r.hold) hold(w, c, &r);
+    if (r.burst)
+        fl_work_burst(w, &r);
+    if (r.hold)
+        hold(w, c, &r);
     fl_http_respond_fill(w, c, 200, "text/plain", r.resp, fl_work_fill);
 }
 

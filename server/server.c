@@ -70,12 +70,18 @@ static void *worker_main(void *arg)
     struct fl_worker *w = st->w;
     const char *what = "";
     int rc = 0;
-    if (strcmp(w->srv->cfg.mode, "tpc") == 0) rc = fl_tpc_pin(w, st->err, sizeof(st->err));
+    if (strcmp(w->srv->cfg.mode, "tpc") == 0)
+        rc = fl_tpc_pin(w, st->err, sizeof(st->err));
     if (!rc && (rc = fl_worker_init(w, w->srv, w->id, &what)))
         snprintf(st->err, sizeof(st->err), "worker %d: %s: %s", w->id, what, strerror(-rc));
     st->rc = rc;
-    sem_post(&st->done);
-    if (!rc) fl_worker_run(w);
+    sem_post(&st->done); /* `st` is gone after this */
+    if (rc)
+        return NULL;
+    /* Serve only once every worker is set up: what /stats reads of the
+     * others (CPU, pinning) is written before the gate opens. */
+    sem_wait(&w->srv->go);
+    fl_worker_run(w);
     return NULL;
 }
 
@@ -86,10 +92,12 @@ static int open_listeners(struct fl_server *srv, char *err, size_t errlen)
         struct fl_worker *w = &srv->workers[i];
         /* With port 0 the first socket picks the port and the rest join it. */
         int fd = make_listener(srv->cfg.bind, &port, err, errlen);
-        if (fd < 0) return fd;
+        if (fd < 0)
+            return fd;
         w->listen_fd = fd;
         if (srv->cfg.echo_port) {
-            if ((fd = make_listener(srv->cfg.bind, &echo, err, errlen)) < 0) return fd;
+            if ((fd = make_listener(srv->cfg.bind, &echo, err, errlen)) < 0)
+                return fd;
             w->echo_fd = fd;
         }
     }
@@ -100,9 +108,11 @@ static int open_listeners(struct fl_server *srv, char *err, size_t errlen)
 
 static int worker_count(const struct fl_server_config *cfg)
 {
-    if (cfg->threads > 0) return (int)cfg->threads;
+    if (cfg->threads > 0)
+        return (int)cfg->threads;
     cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) return CPU_COUNT(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+        return CPU_COUNT(&allowed);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -111,9 +121,11 @@ int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
 {
     clock_gettime(CLOCK_MONOTONIC, &srv->started);
     srv->nworkers = worker_count(&srv->cfg);
-    if (srv->nworkers > FL_MAX_WORKERS) srv->nworkers = FL_MAX_WORKERS;
+    if (srv->nworkers > FL_MAX_WORKERS)
+        srv->nworkers = FL_MAX_WORKERS;
     srv->workers = aligned_alloc(64, sizeof(struct fl_worker) * (size_t)srv->nworkers);
-    if (!srv->workers) return -ENOMEM;
+    if (!srv->workers)
+        return -ENOMEM;
     memset(srv->workers, 0, sizeof(struct fl_worker) * (size_t)srv->nworkers);
     for (int i = 0; i < srv->nworkers; i++) {
         srv->workers[i].id = i;
@@ -125,6 +137,8 @@ int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
     if (!rc)
         rc = strcmp(srv->cfg.mode, "tpc") == 0 ? fl_tpc_prepare(srv, err, errlen)
                                                : fl_ws_prepare(srv, err, errlen);
+    sem_init(&srv->go, 0, 0);
+    int started = 0;
     for (int i = 0; i < srv->nworkers && !rc; i++) {
         struct start st = {.w = &srv->workers[i]};
         sem_init(&st.done, 0, 0);
@@ -140,9 +154,16 @@ int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
             srv->workers[i].thread = 0;
             snprintf(err, errlen, "%s", st.err);
             rc = st.rc;
+        } else {
+            started++;
         }
     }
-    if (rc) fl_server_stop(srv);
+    if (rc) /* the started workers see it as soon as the gate opens, and exit */
+        atomic_store(&srv->stopping, true);
+    for (int i = 0; i < started; i++)
+        sem_post(&srv->go);
+    if (rc)
+        fl_server_stop(srv);
     return rc;
 }
 
@@ -150,18 +171,25 @@ void fl_server_stop(struct fl_server *srv)
 {
     atomic_store(&srv->stopping, true);
     for (int i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i].thread) fl_worker_wake(&srv->workers[i]);
+        if (srv->workers[i].thread)
+            fl_worker_wake(&srv->workers[i]);
+    /* Join every worker before releasing any: a worker freeing its last
+     * connection wakes all the others through their eventfds. */
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].thread)
+            pthread_join(srv->workers[i].thread, NULL);
     for (int i = 0; i < srv->nworkers; i++) {
         struct fl_worker *w = &srv->workers[i];
-        if (w->thread) {
-            pthread_join(w->thread, NULL);
+        if (w->thread)
             fl_worker_destroy(w);
-        }
-        if (w->listen_fd >= 0) close(w->listen_fd);
-        if (w->echo_fd >= 0) close(w->echo_fd);
+        if (w->listen_fd >= 0)
+            close(w->listen_fd);
+        if (w->echo_fd >= 0)
+            close(w->echo_fd);
     }
     if (strcmp(srv->cfg.mode, "ws") == 0)
         fl_ws_destroy(srv); /* also after a partial fl_ws_prepare */
     free(srv->workers);
     srv->workers = NULL;
+    sem_destroy(&srv->go);
 }

@@ -63,7 +63,8 @@ static bool snapshot_take(struct snapshot *s, const struct fl_stats_view *v)
 {
     size_t n = v->nworkers > 0 ? (size_t)v->nworkers : 1;
     s->w = calloc(n, sizeof(*s->w));
-    if (!s->w) return false;
+    if (!s->w)
+        return false;
     memset(s->total, 0, sizeof(s->total));
     for (int w = 0; w < v->nworkers; w++) {
         for (int i = 0; i < NCOUNTERS; i++) {
@@ -91,9 +92,11 @@ static double cross_thread_share(const struct snapshot *s)
  * worker at all (ws mode) it did not hold either. */
 static bool pinning_held(const struct fl_stats_view *v)
 {
-    if (v->nworkers <= 0) return false;
+    if (v->nworkers <= 0)
+        return false;
     for (int i = 0; i < v->nworkers; i++)
-        if (!v->workers[i].pinned) return false;
+        if (!v->workers[i].pinned)
+            return false;
     return true;
 }
 
@@ -104,7 +107,8 @@ static bool pinning_held(const struct fl_stats_view *v)
  * is never served. */
 static void need(const void *item, bool *ok)
 {
-    if (!item) *ok = false;
+    if (!item)
+        *ok = false;
 }
 
 static void add_int(cJSON *o, const char *key, int64_t x, bool *ok)
@@ -212,7 +216,8 @@ static void json_config(cJSON *root, const struct fl_server_config *c, bool *ok)
 char *fl_stats_json(const struct fl_stats_view *v, size_t *len)
 {
     struct snapshot s;
-    if (!snapshot_take(&s, v)) return NULL;
+    if (!snapshot_take(&s, v))
+        return NULL;
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
     add_str(root, "mode", v->cfg->mode, &ok);
@@ -233,7 +238,8 @@ char *fl_stats_json(const struct fl_stats_view *v, size_t *len)
      * free() matches. */
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (text && len) *len = strlen(text);
+    if (text && len)
+        *len = strlen(text);
     return text;
 }
 
@@ -288,7 +294,8 @@ static void put_escaped(struct sbuf *b, const char *s, bool label)
         size_t n = strcspn(s, special);
         put(b, "%.*s", (int)n, s);
         s += n;
-        if (!*s) return;
+        if (!*s)
+            return;
         put(b, "%s", *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\");
         s++;
     }
@@ -332,21 +339,24 @@ static void prom_pinning(struct sbuf *b, const struct fl_stats_view *v)
         const struct fl_stats_worker *sw = &v->workers[w];
         /* An empty label value means "no CPU" to Prometheus. */
         put(b, "fraglab_worker_pinned{worker=\"%d\",cpu=\"", sw->id);
-        if (sw->cpu >= 0) put(b, "%d", sw->cpu);
+        if (sw->cpu >= 0)
+            put(b, "%d", sw->cpu);
         put(b, "\"} %d\n", sw->pinned ? 1 : 0);
     }
 }
 
 static void put_figure(struct sbuf *b, const char *name, const char *help, int64_t x)
 {
-    if (x == FL_NA) return; /* absent, not 0: the allocator has no such figure */
+    if (x == FL_NA)
+        return; /* absent, not 0: the allocator has no such figure */
     family(b, name, "gauge", help);
     put(b, "fraglab_%s %" PRId64 "\n", name, x);
 }
 
 static void prom_memory(struct sbuf *b, const struct fl_alloc_stats *m)
 {
-    if (!m) return;
+    if (!m)
+        return;
 #define FL_X(field, name, help) put_figure(b, name, help, m->field);
     FL_ALLOC_STATS_FIELDS(FL_X)
 #undef FL_X
@@ -369,7 +379,8 @@ static void prom_info(struct sbuf *b, const struct fl_stats_view *v)
 char *fl_stats_prometheus(const struct fl_stats_view *v, size_t *len)
 {
     struct snapshot s;
-    if (!snapshot_take(&s, v)) return NULL;
+    if (!snapshot_take(&s, v))
+        return NULL;
     struct sbuf b = {.cap = 16384};
     b.p = malloc(b.cap);
     b.failed = !b.p;
@@ -388,6 +399,7 @@ char *fl_stats_prometheus(const struct fl_stats_view *v, size_t *len)
         free(b.p);
         return NULL;
     }
-    if (len) *len = b.len;
+    if (len)
+        *len = b.len;
     return b.p;
 }

@@ -27,7 +27,8 @@ int fl_tpc_prepare(struct fl_server *srv, char *err, size_t errlen)
     }
     int cpus[CPU_SETSIZE], n = 0;
     for (int i = 0; i < CPU_SETSIZE; i++)
-        if (CPU_ISSET(i, &allowed)) cpus[n++] = i;
+        if (CPU_ISSET(i, &allowed))
+            cpus[n++] = i;
     for (int i = 0; i < srv->nworkers; i++)
         srv->workers[i].cpu = cpus[i % n];
     srv->dispatch = tpc_dispatch;

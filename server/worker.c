@@ -38,7 +38,8 @@ static int ring_setup(struct fl_worker *w)
          * kernel has to buffer overflowed completions. */
         p.cq_entries = entries * 8;
         rc = io_uring_queue_init_params(entries, &w->ring, &p);
-        if (rc != -EINVAL) return rc;
+        if (rc != -EINVAL)
+            return rc;
     }
     return rc;
 }
@@ -47,7 +48,8 @@ static int rbufs_setup(struct fl_worker *w)
 {
     size_t ring_bytes = FL_RBUF_COUNT * sizeof(struct io_uring_buf);
     void *r = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (r == MAP_FAILED) return -errno;
+    if (r == MAP_FAILED)
+        return -errno;
     /* Receive buffers come from mmap, not malloc, so they never show in
      * the allocator's figures: only the experiment's buffers do. */
     w->rbuf_mem = mmap(NULL, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE, PROT_READ | PROT_WRITE,
@@ -62,7 +64,8 @@ static int rbufs_setup(struct fl_worker *w)
     struct io_uring_buf_reg reg = {
         .ring_addr = (uint64_t)(uintptr_t)r, .ring_entries = FL_RBUF_COUNT, .bgid = FL_RBUF_GROUP};
     int rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     int mask = io_uring_buf_ring_mask(FL_RBUF_COUNT);
     for (unsigned i = 0; i < FL_RBUF_COUNT; i++)
         io_uring_buf_ring_add(w->rbufs, w->rbuf_mem + (size_t)i * FL_RBUF_SIZE, FL_RBUF_SIZE,
@@ -101,10 +104,13 @@ fail_ring:
 
 void fl_worker_destroy(struct fl_worker *w)
 {
-    if (w->wake_fd >= 0) close(w->wake_fd);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
     io_uring_queue_exit(&w->ring);
-    if (w->rbufs) munmap(w->rbufs, FL_RBUF_COUNT * sizeof(struct io_uring_buf));
-    if (w->rbuf_mem) munmap(w->rbuf_mem, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE);
+    if (w->rbufs)
+        munmap(w->rbufs, FL_RBUF_COUNT * sizeof(struct io_uring_buf));
+    if (w->rbuf_mem)
+        munmap(w->rbuf_mem, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE);
 }
 
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
@@ -169,7 +175,8 @@ static void on_accept(struct fl_worker *w, struct io_uring_cqe *cqe, int fd, uin
         fprintf(stderr, "fraglab-server: worker %d: accept: %s\n", w->id, strerror(-cqe->res));
     }
     /* A multishot accept ends on errors (EMFILE, ENFILE, ...); re-arm it. */
-    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(w, fd, ud);
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping)
+        arm_accept(w, fd, ud);
 }
 
 /* Turns a connection's completion into a step: received bytes are copied
@@ -230,9 +237,11 @@ static void sample_allocator(struct fl_worker *w, struct timespec *last)
  * connection accepted anywhere may have its close in flight on this ring. */
 static bool may_exit(struct fl_worker *w)
 {
-    if (!w->srv->run_tasks) return atomic_load(&w->nconns) == 0;
+    if (!w->srv->run_tasks)
+        return atomic_load(&w->nconns) == 0;
     for (int i = 0; i < w->srv->nworkers; i++)
-        if (atomic_load(&w->srv->workers[i].nconns)) return false;
+        if (atomic_load(&w->srv->workers[i].nconns))
+            return false;
     return true;
 }
 
@@ -242,15 +251,18 @@ static bool may_exit(struct fl_worker *w)
 static void submit_and_wait(struct fl_worker *w)
 {
     struct fl_server *srv = w->srv;
-    if (srv->free_owner) fl__buf_remote_drain(w);
+    if (srv->free_owner)
+        fl__buf_remote_drain(w);
     bool busy = srv->run_tasks && srv->run_tasks(w);
-    if (srv->free_owner) fl__buf_remote_flush(w);
+    if (srv->free_owner)
+        fl__buf_remote_flush(w);
     int rc;
     if (busy || (srv->park && !srv->park(w))) {
         rc = io_uring_submit_and_get_events(&w->ring);
     } else {
         rc = io_uring_submit_and_wait(&w->ring, 1);
-        if (srv->unpark) srv->unpark(w);
+        if (srv->unpark)
+            srv->unpark(w);
     }
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
         fprintf(stderr, "fraglab-server: worker %d: io_uring_enter: %s\n", w->id, strerror(-rc));
@@ -261,7 +273,8 @@ static void submit_and_wait(struct fl_worker *w)
 void fl_worker_run(struct fl_worker *w)
 {
     arm_accept(w, w->listen_fd, FL_UD_ACCEPT);
-    if (w->echo_fd >= 0) arm_accept(w, w->echo_fd, FL_UD_ECHO_ACCEPT);
+    if (w->echo_fd >= 0)
+        arm_accept(w, w->echo_fd, FL_UD_ECHO_ACCEPT);
     arm_wake(w);
     bool stop_begun = false;
     struct timespec last_sample = {0, 0};
@@ -270,7 +283,8 @@ void fl_worker_run(struct fl_worker *w)
             begin_stop(w);
             stop_begun = true;
         }
-        if (stop_begun && may_exit(w)) break;
+        if (stop_begun && may_exit(w))
+            break;
         submit_and_wait(w);
         unsigned head, n = 0;
         struct io_uring_cqe *cqe;

@@ -7,6 +7,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ struct fl_server {
     int nworkers;
     struct timespec started;
     atomic_bool stopping;
+    sem_t go;                /* posted once per worker when all are ready: none serves before */
     atomic_uint release_gen; /* bumped by /admin/release: flush thread caches */
     /* Runs the step that connection `c` has ready (its completion is stored
      * in the connection). tpc: at once, on `w`; ws: queued for any worker. */

@@ -120,14 +120,16 @@ static enum num parse_num(const char *s, size_t n, bool suffix, uint64_t *out)
     uint64_t v = 0;
     bool big = false;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return NUM_BAD;
+        if (s[i] < '0' || s[i] > '9')
+            return NUM_BAD;
         unsigned d = (unsigned)(s[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
             big = true;
         else
             v = v * 10 + d;
     }
-    if (big || v > UINT64_MAX / mult) return NUM_BIG;
+    if (big || v > UINT64_MAX / mult)
+        return NUM_BIG;
     *out = v * mult;
     return NUM_OK;
 }
@@ -135,7 +137,8 @@ static enum num parse_num(const char *s, size_t n, bool suffix, uint64_t *out)
 static const struct param *lookup(const char *name, size_t n)
 {
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
-        if (strlen(params[i].name) == n && memcmp(params[i].name, name, n) == 0) return &params[i];
+        if (strlen(params[i].name) == n && memcmp(params[i].name, name, n) == 0)
+            return &params[i];
     return NULL;
 }
 
@@ -143,7 +146,8 @@ static int parse_value(struct parser *ps, const struct param *p, const char *v, 
                        uint64_t *out)
 {
     char show[48];
-    if (n == 0) return fail(ps, "%s: empty value (expected %s)", p->name, expected[p->kind]);
+    if (n == 0)
+        return fail(ps, "%s: empty value (expected %s)", p->name, expected[p->kind]);
     if (p->kind == K_HOLD_FOR && n == 4 && memcmp(v, "conn", 4) == 0) {
         *out = FL_HOLD_CONN; /* no cap: work_max_hold_conn bounds it per connection */
         return 0;
@@ -179,7 +183,8 @@ static int parse_pair(struct parser *ps, const char *s, size_t n)
     const char *v = eq ? eq + 1 : s + n;
     uint64_t val = 0;
     int rc = parse_value(ps, p, v, n - (size_t)(v - s), &val);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     memcpy((char *)ps->out + p->off, &val, sizeof(val));
     ps->min_set |= p->off == offsetof(struct fl_work_req, burst_min);
     ps->max_set |= p->off == offsetof(struct fl_work_req, burst_max);
@@ -193,7 +198,8 @@ static void default_burst_sizes(struct parser *ps)
 {
     uint64_t cap = cap_u64(ps->cfg->work_max_burst_size);
     struct fl_work_req *r = ps->out;
-    if (!ps->max_set) r->burst_max = DEFAULT_BURST_MAX < cap ? DEFAULT_BURST_MAX : cap;
+    if (!ps->max_set)
+        r->burst_max = DEFAULT_BURST_MAX < cap ? DEFAULT_BURST_MAX : cap;
     if (!ps->min_set)
         r->burst_min = DEFAULT_BURST_MIN < r->burst_max ? DEFAULT_BURST_MIN : r->burst_max;
 }
@@ -215,13 +221,15 @@ int fl_work_parse(const char *query, size_t len, const struct fl_server_config *
 {
     struct parser ps = {.cfg = cfg, .out = out, .err = err, .errlen = errlen};
     *out = (struct fl_work_req){.hold_for = 1, .seed = 1};
-    if (err && errlen) err[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     for (size_t i = 0; i < len;) {
         const char *amp = memchr(query + i, '&', len - i);
         size_t n = amp ? (size_t)(amp - (query + i)) : len - i;
         /* Empty pieces ("a=1&&b=2", a trailing '&') are skipped, as browsers do. */
         int rc = n ? parse_pair(&ps, query + i, n) : 0;
-        if (rc) return rc;
+        if (rc)
+            return rc;
         i += n + 1;
     }
     default_burst_sizes(&ps);
@@ -325,7 +333,8 @@ void fl_work_fill(char *dst, size_t len)
      * copying it forward keeps byte i == 'a' + i % 26. */
     while (n < len) {
         size_t m = n < FILL_CHUNK ? n : FILL_CHUNK;
-        if (m > len - n) m = len - n;
+        if (m > len - n)
+            m = len - n;
         memcpy(dst + n, dst, m);
         n += m;
     }

@@ -48,16 +48,19 @@ static bool wake_if_parked(struct fl_worker *o)
 /* Wakes one parked worker other than `w`, if any. */
 static void wake_one(struct fl_worker *w)
 {
-    if (atomic_load(&w->srv->nparked) == 0) return;
+    if (atomic_load(&w->srv->nparked) == 0)
+        return;
     for (int i = 1; i < w->srv->nworkers; i++)
-        if (wake_if_parked(&w->srv->workers[(w->id + i) % w->srv->nworkers])) return;
+        if (wake_if_parked(&w->srv->workers[(w->id + i) % w->srv->nworkers]))
+            return;
 }
 
 static void send_pending(struct fl_worker *w, int target)
 {
     struct fl_ws_pending *p = &w->pending[target];
     struct fl_worker *o = &w->srv->workers[target];
-    if (fl_injector_push_batch(&o->inbox, p->tasks, p->n)) oom(w);
+    if (fl_injector_push_batch(&o->inbox, p->tasks, p->n))
+        oom(w);
     p->n = 0;
     wake_if_parked(o);
 }
@@ -67,14 +70,16 @@ static void ws_dispatch(struct fl_worker *w, struct fl_conn *c)
     int target = (int)(fl__worker_rand(w) % (uint64_t)w->srv->nworkers);
     if (target == w->id) {
         int moved = fl_deque_push_or_overflow(&w->deque, c, &w->srv->injector);
-        if (moved < 0) oom(w);
+        if (moved < 0)
+            oom(w);
         if (moved > 0) /* half the deque went to the injector: others may take it */
             wake_one(w);
         return;
     }
     struct fl_ws_pending *p = &w->pending[target];
     p->tasks[p->n++] = c;
-    if (p->n == FL_WS_BATCH) send_pending(w, target);
+    if (p->n == FL_WS_BATCH)
+        send_pending(w, target);
 }
 
 /* Hands the reaped completions to their workers; and if this worker's own
@@ -82,8 +87,10 @@ static void ws_dispatch(struct fl_worker *w, struct fl_conn *c)
 static void flush_pending(struct fl_worker *w)
 {
     for (int i = 0; i < w->srv->nworkers; i++)
-        if (w->pending[i].n) send_pending(w, i);
-    if (fl_deque_len(&w->deque) > 1) wake_one(w);
+        if (w->pending[i].n)
+            send_pending(w, i);
+    if (fl_deque_len(&w->deque) > 1)
+        wake_one(w);
 }
 
 /* Local deque, inbox, a fair share of the injector, then half of a victim. */
@@ -91,21 +98,24 @@ static struct fl_conn *find_task(struct fl_worker *w)
 {
     struct fl_server *srv = w->srv;
     void *t = fl_deque_pop(&w->deque);
-    if (t) return t;
+    if (t)
+        return t;
     if (fl_injector_len(&w->inbox) &&
         (t = fl_injector_pop_batch(&w->inbox, &w->deque, FL_DEQUE_DEFAULT_CAP, NULL)))
         return t;
     size_t queued = fl_injector_len(&srv->injector);
     if (queued) {
         unsigned share = (unsigned)(queued / (size_t)srv->nworkers) + 1;
-        if ((t = fl_injector_pop_batch(&srv->injector, &w->deque, share, NULL))) return t;
+        if ((t = fl_injector_pop_batch(&srv->injector, &w->deque, share, NULL)))
+            return t;
     }
     if (srv->nworkers > 1) {
         int start = (int)(fl__worker_rand(w) % (uint64_t)srv->nworkers);
         for (int i = 0; i < srv->nworkers; i++) {
             struct fl_worker *v = &srv->workers[(start + i) % srv->nworkers];
             unsigned moved = 0;
-            if (v == w || !(t = fl_deque_steal_half(&v->deque, &w->deque, &moved))) continue;
+            if (v == w || !(t = fl_deque_steal_half(&v->deque, &w->deque, &moved)))
+                continue;
             FL_COUNT(&w->ctr, steals, 1);
             FL_COUNT(&w->ctr, tasks_stolen, moved);
             return t;
@@ -119,7 +129,8 @@ static bool ws_run_tasks(struct fl_worker *w)
     flush_pending(w);
     for (int n = 0; n < TASKS_PER_TURN; n++) {
         struct fl_conn *c = find_task(w);
-        if (!c) return false;
+        if (!c)
+            return false;
         FL_COUNT(&w->ctr, tasks_run, 1);
         fl_conn_run(w, c);
         flush_pending(w); /* completions a step produced synchronously, if any */
@@ -155,10 +166,12 @@ int fl_ws_prepare(struct fl_server *srv, char *err, size_t errlen)
     for (int i = 0; i < srv->nworkers && !rc; i++) {
         struct fl_worker *w = &srv->workers[i];
         rc = fl_deque_init(&w->deque, FL_DEQUE_DEFAULT_CAP);
-        if (!rc) rc = fl_injector_init(&w->inbox, 0);
+        if (!rc)
+            rc = fl_injector_init(&w->inbox, 0);
         w->pending = calloc((size_t)srv->nworkers, sizeof(*w->pending));
         w->outbox = calloc((size_t)srv->nworkers, sizeof(*w->outbox));
-        if (!rc && (!w->pending || !w->outbox)) rc = -ENOMEM;
+        if (!rc && (!w->pending || !w->outbox))
+            rc = -ENOMEM;
     }
     if (rc) {
         snprintf(err, errlen, "ws mode: %s", strerror(-rc));
@@ -176,8 +189,10 @@ void fl_ws_destroy(struct fl_server *srv)
 {
     for (int i = 0; i < srv->nworkers; i++) {
         struct fl_worker *w = &srv->workers[i];
-        if (w->deque.slots) fl_deque_destroy(&w->deque);
-        if (w->inbox.ring) fl_injector_destroy(&w->inbox);
+        if (w->deque.slots)
+            fl_deque_destroy(&w->deque);
+        if (w->inbox.ring)
+            fl_injector_destroy(&w->inbox);
         free(w->pending);
         free(w->outbox);
     }

@@ -77,6 +77,8 @@ def main():
                 rc, _ = srv.stop()
             good = good and rc == 0
             print(("ok " if good else "FAIL ") + line + ("" if rc == 0 else f" (exit {rc})"))
+            if rc != 0:
+                print(srv.stderr_tail(80))
             passed, failed = passed + good, failed + (not good)
     finally:
         os.unlink(body.name)
