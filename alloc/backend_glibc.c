@@ -64,9 +64,11 @@ static int glibc_apply(const char *settings, char *err, size_t errlen)
 {
     char tun[512] = "";
     const char *old = getenv("GLIBC_TUNABLES");
-    if (old && *old) snprintf(tun, sizeof(tun), "%s", old);
+    if (old && *old)
+        snprintf(tun, sizeof(tun), "%s", old);
     char *copy = strdup(settings), *save = NULL;
-    if (!copy) return -ENOMEM;
+    if (!copy)
+        return -ENOMEM;
     for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         if (!strchr(kv, '=')) {
             snprintf(err, errlen, "glibc setting '%s' is not key=value (e.g. arena_max=2)", kv);

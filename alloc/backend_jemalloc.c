@@ -31,7 +31,8 @@ static bool je_owns(void *p, size_t n)
 {
     uint64_t before, after;
     size_t len = sizeof(before);
-    if (je_mallctl("thread.allocated", &before, &len, NULL, 0)) return false;
+    if (je_mallctl("thread.allocated", &before, &len, NULL, 0))
+        return false;
     void *q = malloc(n);
     len = sizeof(after);
     bool ok =

@@ -64,7 +64,8 @@ static void mi_sample_thread(void)
 {
     if (my_slot < 0) {
         int s = atomic_fetch_add(&slots_used, 1);
-        if (s >= MI_SLOTS) return; /* more threads than slots: the rest go uncounted */
+        if (s >= MI_SLOTS)
+            return; /* more threads than slots: the rest go uncounted */
         my_slot = s;
     }
     int64_t used = 0;

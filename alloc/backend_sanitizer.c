@@ -47,7 +47,8 @@ static void san_stats(struct fl_alloc_stats *s)
 
 static void san_release(void)
 {
-    if (san_purge) san_purge();
+    if (san_purge)
+        san_purge();
 }
 
 static void noop(void) {}

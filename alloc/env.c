@@ -13,7 +13,8 @@ extern char **environ;
 void fl__appendf(char *buf, size_t len, const char *fmt, ...)
 {
     size_t used = strnlen(buf, len);
-    if (used + 1 >= len) return;
+    if (used + 1 >= len)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + used, len - used, fmt, ap);
@@ -23,7 +24,8 @@ void fl__appendf(char *buf, size_t len, const char *fmt, ...)
 int fl__alloc_env_from_list(const char *prefix, const char *settings, char *err, size_t errlen)
 {
     char *copy = strdup(settings), *save = NULL;
-    if (!copy) return -ENOMEM;
+    if (!copy)
+        return -ENOMEM;
     int rc = 0;
     for (char *kv = strtok_r(copy, ",", &save); kv && !rc; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
@@ -37,7 +39,8 @@ int fl__alloc_env_from_list(const char *prefix, const char *settings, char *err,
         for (char *k = kv; k < eq && n + 1 < sizeof(name); k++)
             name[n++] = (char)toupper((unsigned char)*k);
         name[n] = '\0';
-        if (setenv(name, eq + 1, 1)) rc = -errno;
+        if (setenv(name, eq + 1, 1))
+            rc = -errno;
     }
     free(copy);
     return rc;

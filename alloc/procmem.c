@@ -21,14 +21,16 @@ int fl_procmem_read(pid_t pid, struct fl_procmem *m)
 
     m->rss = m->rss_anon = m->lazyfree = m->anon_huge = FL_NA;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    if (fd < 0)
+        return -errno;
     ssize_t n, len = 0;
     while (len < (ssize_t)sizeof(buf) - 1 &&
            (n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
         len += n;
     int saved = errno;
     close(fd);
-    if (len <= 0) return len < 0 ? -saved : -ENODATA;
+    if (len <= 0)
+        return len < 0 ? -saved : -ENODATA;
     buf[len] = '\0';
 
     static const struct {

@@ -56,7 +56,8 @@ static int parse_spec(const char *spec, struct request *rq, char *err, size_t er
     }
     const char *colon = strchr(spec, ':');
     size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (colon) rq->settings = colon + 1;
+    if (colon)
+        rq->settings = colon + 1;
     for (size_t i = 0; i < NBACKENDS; i++)
         if (strlen(backends[i]->name) == nlen && strncmp(backends[i]->name, spec, nlen) == 0)
             rq->be = backends[i];
@@ -86,7 +87,8 @@ static int find_library(const char *soname, char *out, char *err, size_t errlen)
     snprintf(cand[2], sizeof(cand[2]), "/usr/local/lib/%s", soname);
     snprintf(cand[3], sizeof(cand[3]), "/usr/lib/%s", soname);
     for (int i = 0; i < 4; i++)
-        if (realpath(cand[i], out)) return 0;
+        if (realpath(cand[i], out))
+            return 0;
     snprintf(err, errlen, "allocator library %s not found in %s, /usr/local/lib or /usr/lib",
              soname, libcdir);
     return -ENOENT;
@@ -96,23 +98,28 @@ static int find_library(const char *soname, char *out, char *err, size_t errlen)
 static int detect(char *lib, size_t liblen, const struct fl__alloc_backend **be, void **handle)
 {
     Dl_info di;
-    if (!dladdr((void *)dlsym(RTLD_DEFAULT, "malloc"), &di) || !di.dli_fname) return -ENOENT;
-    if (!realpath(di.dli_fname, lib)) snprintf(lib, liblen, "%s", di.dli_fname);
+    if (!dladdr((void *)dlsym(RTLD_DEFAULT, "malloc"), &di) || !di.dli_fname)
+        return -ENOENT;
+    if (!realpath(di.dli_fname, lib))
+        snprintf(lib, liblen, "%s", di.dli_fname);
     *handle = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (!*handle) *handle = dlopen(NULL, RTLD_LAZY); /* malloc linked into the executable */
+    if (!*handle)
+        *handle = dlopen(NULL, RTLD_LAZY); /* malloc linked into the executable */
     *be = NULL;
     if (dlsym(RTLD_DEFAULT, fl__alloc_sanitizer.marker)) {
         *be = &fl__alloc_sanitizer;
         return 0;
     }
     for (size_t i = 0; i < NBACKENDS && !*be; i++)
-        if (dlsym(*handle, backends[i]->marker)) *be = backends[i];
+        if (dlsym(*handle, backends[i]->marker))
+            *be = backends[i];
     return 0;
 }
 
 static void restore_environment(void)
 {
-    if (!getenv(ENV_REEXEC)) return;
+    if (!getenv(ENV_REEXEC))
+        return;
     const char *saved = getenv(ENV_SAVED);
     if (saved)
         setenv("LD_PRELOAD", saved, 1);
@@ -130,10 +137,12 @@ static int reexec(const struct request *rq, char *const argv[], char *err, size_
             return -EINVAL;
         }
         int rc = rq->be->apply_settings(rq->settings, err, errlen);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     const char *old = getenv("LD_PRELOAD");
-    if (old) setenv(ENV_SAVED, old, 1);
+    if (old)
+        setenv(ENV_SAVED, old, 1);
     setenv(ENV_REEXEC, "1", 1);
     if (*rq->lib) {
         char preload[PATH_MAX * 2];
@@ -169,9 +178,11 @@ static void describe(const struct fl__alloc_backend *be, const char *spec, const
         snprintf(in->name, sizeof(in->name), "%s", be->name);
     be->version(in->version, sizeof(in->version));
     fl__alloc_env_describe(be->env_prefixes, in->settings, sizeof(in->settings));
-    if (be->settings) be->settings(in->settings, sizeof(in->settings));
+    if (be->settings)
+        be->settings(in->settings, sizeof(in->settings));
     size_t n = strlen(in->settings);
-    if (n && in->settings[n - 1] == ' ') in->settings[n - 1] = '\0';
+    if (n && in->settings[n - 1] == ' ')
+        in->settings[n - 1] = '\0';
 }
 
 static int verify(const struct request *rq, const char *spec, char *err, size_t errlen)
@@ -224,13 +235,16 @@ int fl_alloc_init(const char *spec, char *const argv[], struct fl_alloc_info *in
                   size_t errlen)
 {
     struct request rq;
-    if (!spec || !*spec) spec = "glibc";
+    if (!spec || !*spec)
+        spec = "glibc";
     int rc = parse_spec(spec, &rq, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     bool sanitized = sanitizer_build();
     if (rq.be && rq.be->soname && !sanitized) {
         rc = find_library(rq.be->soname, rq.lib, err, errlen);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
 
     /* Re-exec once when the request is not what runs now, or carries
@@ -241,13 +255,16 @@ int fl_alloc_init(const char *spec, char *const argv[], struct fl_alloc_info *in
         void *handle;
         bool matches = detect(lib, sizeof(lib), &be, &handle) == 0 &&
                        (rq.be ? be == rq.be : strcmp(lib, rq.lib) == 0);
-        if (!matches || *rq.settings) return reexec(&rq, argv, err, errlen);
+        if (!matches || *rq.settings)
+            return reexec(&rq, argv, err, errlen);
     }
     restore_environment();
     rc = verify(&rq, spec, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     initialised = true;
-    if (info) *info = active_info;
+    if (info)
+        *info = active_info;
     return 0;
 }
 

@@ -15,7 +15,8 @@ int fl_alloc_stats_read(struct fl_alloc_stats *s)
     s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
 
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be) be->stats(s);
+    if (be)
+        be->stats(s);
 
     int64_t basis = s->resident != FL_NA ? s->resident : s->rss_anon;
     s->frag_basis = s->resident != FL_NA ? "allocator" : "rss_anon";
@@ -31,19 +32,22 @@ int fl_alloc_stats_read(struct fl_alloc_stats *s)
 void fl_alloc_release(void)
 {
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be) be->release();
+    if (be)
+        be->release();
 }
 
 void fl_alloc_release_thread(void)
 {
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be) be->release_thread();
+    if (be)
+        be->release_thread();
 }
 
 void fl_alloc_sample_thread(void)
 {
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be) be->sample_thread();
+    if (be)
+        be->sample_thread();
 }
 
 void fl_alloc_stats_print(FILE *f, const struct fl_alloc_stats *s)

@@ -106,7 +106,8 @@ static void test_allocate_free_release(void **state)
                   (long long)peak.rss / MiB);
     assert_true(after.allocated <= base.allocated + (int64_t)(total / 20));
     /* The sanitizer keeps freed memory in quarantine on purpose. */
-    if (info.kind != FL_ALLOC_SANITIZER) assert_true(after.rss <= peak.rss - (int64_t)(total / 2));
+    if (info.kind != FL_ALLOC_SANITIZER)
+        assert_true(after.rss <= peak.rss - (int64_t)(total / 2));
 }
 
 static void test_bad_requests_refused(void **state)

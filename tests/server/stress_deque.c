@@ -121,11 +121,14 @@ static bool find_work(struct worker *w)
     if (x) {
         w->popped++;
     } else if (rnd(w) & 1) {
-        if (!(x = from_injector(w))) x = from_victim(w);
+        if (!(x = from_injector(w)))
+            x = from_victim(w);
     } else {
-        if (!(x = from_victim(w))) x = from_injector(w);
+        if (!(x = from_victim(w)))
+            x = from_injector(w);
     }
-    if (!x) return false;
+    if (!x)
+        return false;
     run(w, x);
     return true;
 }
@@ -164,7 +167,8 @@ static void owner_pops(struct worker *w, size_t n)
         bool had = fl_deque_len(&w->dq) > 0;
         void *x = fl_deque_pop(&w->dq);
         w->lost += had && !x; /* thieves emptied it between the two calls */
-        if (!x) break;
+        if (!x)
+            break;
         w->popped++;
         run(w, x);
     }
@@ -210,9 +214,11 @@ static int setup(void)
 {
     ids = malloc(ntasks * sizeof(*ids));
     runs = malloc(ntasks * sizeof(*runs));
-    if (!ids || !runs || fl_injector_init(&inj, 0) != 0) return -1;
+    if (!ids || !runs || fl_injector_init(&inj, 0) != 0)
+        return -1;
     for (int i = 0; i < NWORKERS; i++) {
-        if (fl_deque_init(&workers[i].dq, DEQUE_CAP) != 0) return -1;
+        if (fl_deque_init(&workers[i].dq, DEQUE_CAP) != 0)
+            return -1;
     }
     return 0;
 }
@@ -244,7 +250,8 @@ static bool wait_all(pthread_t *th, double t0)
         nanosleep(&ts, NULL);
         timed_out = now() - t0 > DEADLINE_S;
     }
-    if (timed_out) atomic_store(&give_up, true);
+    if (timed_out)
+        atomic_store(&give_up, true);
     for (int i = 0; i < NWORKERS; i++)
         pthread_join(th[i], NULL);
     return !timed_out;
@@ -254,7 +261,8 @@ static bool check(int r, double secs, bool finished)
 {
     size_t bad = 0, first_bad = 0;
     for (size_t i = 0; i < ntasks; i++) {
-        if (atomic_load_explicit(&runs[i], memory_order_relaxed) != 1 && bad++ == 0) first_bad = i;
+        if (atomic_load_explicit(&runs[i], memory_order_relaxed) != 1 && bad++ == 0)
+            first_bad = i;
     }
     struct worker tot = {0};
     for (int i = 0; i < NWORKERS; i++) {
@@ -295,7 +303,8 @@ static bool round_run(int r)
 
 static unsigned long arg(int argc, char **argv, int i, unsigned long dflt, unsigned long max)
 {
-    if (argc <= i) return dflt;
+    if (argc <= i)
+        return dflt;
     char *end;
     unsigned long v = strtoul(argv[i], &end, 10);
     if (*end || v < 1 || v > max) {

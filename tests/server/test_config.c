@@ -51,7 +51,8 @@ static void load_fails(const char *want, const char *first, ...)
     va_end(ap);
     err[0] = '\0';
     assert_int_equal(fl_config_load(argc, argv, &cfg, err, sizeof(err)), FL_CONFIG_ERROR);
-    if (!strstr(err, want)) fail_msg("error '%s' does not contain '%s'", err, want);
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not contain '%s'", err, want);
     assert_null(strchr(err, '\n'));
 }
 
@@ -301,9 +302,12 @@ static void test_usage_lists_every_option(void **state)
 #define X(kind, name, def, help)                                                                   \
     snprintf(flag, sizeof(flag), "--%s ", #name);                                                  \
     for (char *p = flag; *p; p++)                                                                  \
-        if (*p == '_') *p = '-';                                                                   \
-    if (!strstr(text, flag)) fail_msg("--help lacks %s", flag);                                    \
-    if (!strstr(text, help)) fail_msg("--help lacks the help of %s", flag);
+        if (*p == '_')                                                                             \
+            *p = '-';                                                                              \
+    if (!strstr(text, flag))                                                                       \
+        fail_msg("--help lacks %s", flag);                                                         \
+    if (!strstr(text, help))                                                                       \
+        fail_msg("--help lacks the help of %s", flag);
     FL_SERVER_OPTIONS(X)
 #undef X
     assert_non_null(strstr(text, "--max-body BYTES"));
@@ -346,7 +350,8 @@ static int count_key_cb(void *user, const char *section, const char *name, const
     char *seen = user;
     int i = 0;
 #define X(kind, key, def, help)                                                                    \
-    if (strcmp(name, #key) == 0) seen[i]++;                                                        \
+    if (strcmp(name, #key) == 0)                                                                   \
+        seen[i]++;                                                                                 \
     i++;
     FL_SERVER_OPTIONS(X)
 #undef X
@@ -358,14 +363,16 @@ static int count_key_cb(void *user, const char *section, const char *name, const
 static void test_sample_ini(void **state)
 {
     (void)state;
-    if (!sample_ini) skip();
+    if (!sample_ini)
+        skip();
     assert_int_equal(load("--config", sample_ini, NULL), FL_CONFIG_OK);
     assert_defaults(&cfg);
     char seen[64] = {0};
     assert_int_equal(ini_parse(sample_ini, count_key_cb, seen), 0);
     int i = 0;
 #define X(kind, name, def, help)                                                                   \
-    if (seen[i++] != 1) fail_msg("config/server.ini has %s %d times", #name, seen[i - 1]);
+    if (seen[i++] != 1)                                                                            \
+        fail_msg("config/server.ini has %s %d times", #name, seen[i - 1]);
     FL_SERVER_OPTIONS(X)
 #undef X
 }

@@ -113,7 +113,8 @@ static void make_unpinned(void)
 static const cJSON *get(const cJSON *o, const char *key)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!item) fail_msg("missing key \"%s\"", key);
+    if (!item)
+        fail_msg("missing key \"%s\"", key);
     return item;
 }
 
@@ -139,7 +140,8 @@ static cJSON *render_json(void)
     assert_int_equal(len, strlen(text));
     assert_null(strchr(text, '\n')); /* compact */
     cJSON *root = cJSON_Parse(text);
-    if (!root) fail_msg("not JSON: %s", text);
+    if (!root)
+        fail_msg("not JSON: %s", text);
     free(text);
     return root;
 }
@@ -290,7 +292,8 @@ static bool has_line(const char *text, const char *fmt, ...)
     va_end(ap);
     size_t n = strlen(line);
     for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
-        if ((p == text || p[-1] == '\n') && p[n] == '\n') return true;
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            return true;
     return false;
 }
 

@@ -53,25 +53,29 @@ void *fl_buf_alloc(struct fl_worker *w, size_t size)
 {
     assert_ptr_equal(w, &worker);
     assert_true(rec.nlive < MAX_LIVE);
-    if (rec.allocs < MAX_SIZES) rec.sizes[rec.allocs] = size;
+    if (rec.allocs < MAX_SIZES)
+        rec.sizes[rec.allocs] = size;
     rec.allocs++;
     void *p = malloc(size ? size : 1);
     assert_non_null(p);
     rec.live[rec.nlive++] = p;
-    if (rec.nlive > rec.max_live) rec.max_live = rec.nlive;
+    if (rec.nlive > rec.max_live)
+        rec.max_live = rec.nlive;
     return p;
 }
 
 void fl_buf_free(struct fl_worker *w, void *p)
 {
     assert_ptr_equal(w, &worker);
-    if (!p) return;
+    if (!p)
+        return;
     size_t i = 0;
     while (i < rec.nlive && rec.live[i] != p)
         i++;
     assert_true(i < rec.nlive); /* freeing something not allocated, or twice */
     rec.live[i] = rec.live[--rec.nlive];
-    if (!rec.frees++) rec.allocs_at_first_free = rec.allocs;
+    if (!rec.frees++)
+        rec.allocs_at_first_free = rec.allocs;
     free(p);
 }
 
@@ -121,15 +125,18 @@ static int parse(const char *q)
 static void assert_ok(const char *q)
 {
     int rc = parse(q);
-    if (rc) fail_msg("'%s' rejected: %s", q, err);
+    if (rc)
+        fail_msg("'%s' rejected: %s", q, err);
 }
 
 /* Rejected with -EINVAL and one line naming `name`. */
 static void assert_rejected(const char *q, const char *name)
 {
     int rc = parse(q);
-    if (rc != -EINVAL) fail_msg("'%s' returned %d, expected -EINVAL", q, rc);
-    if (!strstr(err, name)) fail_msg("'%s': message '%s' does not name '%s'", q, err, name);
+    if (rc != -EINVAL)
+        fail_msg("'%s' returned %d, expected -EINVAL", q, rc);
+    if (!strstr(err, name))
+        fail_msg("'%s': message '%s' does not name '%s'", q, err, name);
     assert_true(strlen(err) > 0);
     assert_null(strchr(err, '\n'));
     assert_null(strchr(err, '\r'));
