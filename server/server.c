@@ -178,6 +178,8 @@ void fl_server_stop(struct fl_server *srv)
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].thread)
             pthread_join(srv->workers[i].thread, NULL);
+    for (int i = 0; i < srv->nworkers; i++) /* buffers returned after their owner left */
+        fl__buf_remote_drain(&srv->workers[i]);
     for (int i = 0; i < srv->nworkers; i++) {
         struct fl_worker *w = &srv->workers[i];
         if (w->thread)

@@ -301,5 +301,7 @@ void fl_worker_run(struct fl_worker *w)
             fl_alloc_release_thread();
         }
     }
+    if (w->srv->free_owner)
+        fl__buf_remote_flush(w); /* the owners may have exited: fl_server_stop drains */
     fl_alloc_sample_thread();
 }
