@@ -140,11 +140,22 @@ static void free_conn(struct fl_worker *w, struct fl_conn *c)
 }
 
 /* After input was consumed or output drained: send, receive more, or close. */
+static bool stopping(const struct fl_worker *w)
+{
+    return atomic_load_explicit(&w->srv->stopping, memory_order_relaxed);
+}
+
+/* After input was consumed or output drained: send, receive more, or close.
+ * Once the server stops, a connection submits nothing but its close: the
+ * worker cancelled everything in flight once, and a new operation would
+ * not be cancelled (a slow reader would hold SIGTERM up forever). */
 static void next_op(struct fl_worker *w, struct fl_conn *c)
 {
-    if (c->out_head < c->out_n)
+    if (stopping(w))
+        begin_close(w, c);
+    else if (c->out_head < c->out_n)
         submit_send(w, c);
-    else if (c->closing || atomic_load_explicit(&w->srv->stopping, memory_order_relaxed))
+    else if (c->closing)
         begin_close(w, c);
     else
         submit_recv(w, c);
@@ -156,7 +167,7 @@ static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
         submit_recv(w, c);
         return;
     }
-    if (res <= 0 || atomic_load_explicit(&w->srv->stopping, memory_order_relaxed)) {
+    if (res <= 0 || stopping(w)) {
         if (res == -ECONNRESET || res == -EPIPE || res == -ETIMEDOUT)
             FL_COUNT(&w->ctr, peer_errors, 1);
         fl_buf_free(w, c->ev_data);
@@ -197,7 +208,7 @@ static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
     if (c->out_head < c->out_n) { /* short send: the rest of this piece, then the others */
         c->out[c->out_head].iov_base = (char *)c->out[c->out_head].iov_base + left;
         c->out[c->out_head].iov_len -= left;
-        submit_send(w, c);
+        next_op(w, c);
         return;
     }
     c->out_head = c->out_n = 0;

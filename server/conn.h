@@ -46,6 +46,7 @@ struct fl_req {
     bool headers_done; /* headers complete, body may follow */
     bool head_only;    /* HEAD: no body in the response */
     int status;        /* set by a callback that rejects the request (413, ...) */
+    const char *allow; /* "Allow: ...\r\n" for a 405, set by the route */
 };
 
 struct fl_conn {

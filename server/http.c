@@ -51,7 +51,6 @@ static int on_message_begin(llhttp_t *p)
     struct fl_conn *c = conn_of(p);
     fl_http_reset(c->cur, c);
     c->req.active = true;
-    c->req.head_only = llhttp_get_method(p) == HTTP_HEAD;
     return 0;
 }
 
@@ -103,6 +102,7 @@ static int on_headers_complete(llhttp_t *p)
 {
     struct fl_conn *c = conn_of(p);
     c->req.headers_done = true;
+    c->req.head_only = llhttp_get_method(p) == HTTP_HEAD; /* parsed by now, not at begin */
     if (p->flags & F_CONTENT_LENGTH) {
         if (p->content_length > (uint64_t)c->cur->srv->cfg.max_body) {
             c->req.status = 413; /* refused before reading the body */
@@ -235,8 +235,7 @@ static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int st
     int n = snprintf(dst, cap,
                      "HTTP/1.1 %d %s\r\nServer: fraglab\r\nContent-Type: %s\r\n"
                      "Content-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), ctype, len, conn,
-                     status == 405 ? "Allow: GET, HEAD, POST\r\n" : "");
+                     status, reason(status), ctype, len, conn, c->req.allow ? c->req.allow : "");
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 

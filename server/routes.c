@@ -120,6 +120,19 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
     fl_http_respond_fill(w, c, 200, "text/plain", r.resp, fl_work_fill);
 }
 
+/* The Allow header of a known path, NULL for an unknown one. */
+static const char *allowed(const char *path, size_t len)
+{
+    if (path_is(path, len, "/echo") || path_is(path, len, "/admin/release"))
+        return "Allow: POST, PUT\r\n";
+    if (path_is(path, len, "/work"))
+        return "Allow: GET, HEAD, POST, PUT\r\n";
+    if (path_is(path, len, "/healthz") || path_is(path, len, "/stats") ||
+        path_is(path, len, "/metrics"))
+        return "Allow: GET, HEAD\r\n";
+    return NULL;
+}
+
 void fl__route(struct fl_worker *w, struct fl_conn *c)
 {
     const char *t = c->req.target ? c->req.target : "";
@@ -142,9 +155,7 @@ void fl__route(struct fl_worker *w, struct fl_conn *c)
         render_stats(w, c, path_is(t, plen, "/metrics"));
     } else if (path_is(t, plen, "/admin/release") && post) {
         release(w, c);
-    } else if (path_is(t, plen, "/echo") || path_is(t, plen, "/work") ||
-               path_is(t, plen, "/healthz") || path_is(t, plen, "/stats") ||
-               path_is(t, plen, "/metrics") || path_is(t, plen, "/admin/release")) {
+    } else if ((c->req.allow = allowed(t, plen))) {
         respond_text(w, c, 405, "method not allowed\n");
     } else {
         respond_text(w, c, 404, "not found\n");
