@@ -19,8 +19,8 @@ struct fl__alloc_backend {
     void (*settings)(char *buf, size_t len);
     void (*stats)(struct fl_alloc_stats *s);
     void (*release)(void);
-    void (*release_thread)(void);
-    void (*sample_thread)(void);
+    void (*release_thread)(void); /* NULL: nothing kept per thread */
+    void (*sample_thread)(void);  /* NULL: process-wide figures need no sampling */
     /* Turns user settings ("a=1,b=2") into environment variables. */
     int (*apply_settings)(const char *settings, char *err, size_t errlen);
 };

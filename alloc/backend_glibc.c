@@ -57,8 +57,6 @@ static void glibc_release(void)
     malloc_trim(0);
 }
 
-static void noop(void) {}
-
 /* "arena_max=2,trim_threshold=131072" -> GLIBC_TUNABLES=glibc.malloc.arena_max=2:... */
 static int glibc_apply(const char *settings, char *err, size_t errlen)
 {
@@ -93,7 +91,5 @@ const struct fl__alloc_backend fl__alloc_glibc = {
     .settings = NULL,
     .stats = glibc_stats,
     .release = glibc_release,
-    .release_thread = noop,
-    .sample_thread = noop,
     .apply_settings = glibc_apply,
 };

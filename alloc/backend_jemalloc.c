@@ -100,8 +100,6 @@ static void je_release(void)
     je_mallctl("arena." JE_ARENAS_ALL ".purge", NULL, NULL, NULL, 0);
 }
 
-static void noop(void) {}
-
 /* jemalloc's own terms: the settings are a MALLOC_CONF string
  * ("dirty_decay_ms:1000,narenas:2"), appended to any MALLOC_CONF given. */
 static int je_apply(const char *settings, char *err, size_t errlen)
@@ -131,6 +129,5 @@ const struct fl__alloc_backend fl__alloc_jemalloc = {
     .stats = je_stats,
     .release = je_release,
     .release_thread = je_release_thread,
-    .sample_thread = noop,
     .apply_settings = je_apply,
 };

@@ -51,8 +51,6 @@ static void san_release(void)
         san_purge();
 }
 
-static void noop(void) {}
-
 static int san_apply(const char *settings, char *err, size_t errlen)
 {
     snprintf(err, errlen, "allocator settings '%s' cannot apply in a sanitizer build", settings);
@@ -71,7 +69,5 @@ const struct fl__alloc_backend fl__alloc_sanitizer = {
     .settings = NULL,
     .stats = san_stats,
     .release = san_release,
-    .release_thread = noop,
-    .sample_thread = noop,
     .apply_settings = san_apply,
 };

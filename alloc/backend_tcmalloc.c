@@ -82,8 +82,6 @@ static void tc_release_thread(void)
     tc_mark_idle(); /* returns this thread's cache to the central lists */
 }
 
-static void noop(void) {}
-
 static int tc_apply(const char *settings, char *err, size_t errlen)
 {
     return fl__alloc_env_from_list("TCMALLOC_", settings, err, errlen);
@@ -102,6 +100,5 @@ const struct fl__alloc_backend fl__alloc_tcmalloc = {
     .stats = tc_stats,
     .release = tc_release,
     .release_thread = tc_release_thread,
-    .sample_thread = noop,
     .apply_settings = tc_apply,
 };

@@ -39,14 +39,14 @@ void fl_alloc_release(void)
 void fl_alloc_release_thread(void)
 {
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be)
+    if (be && be->release_thread)
         be->release_thread();
 }
 
 void fl_alloc_sample_thread(void)
 {
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
-    if (be)
+    if (be && be->sample_thread)
         be->sample_thread();
 }
 
