@@ -49,9 +49,9 @@ for a in $allocs; do
         kill -TERM $pid; wait $pid || true; pid=
         rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
         p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-        python3 - "$a" "$m" "$rps" "$p99" <<<"$stats" <<'PY'
-import json, sys
-t = json.load(sys.stdin)["totals"]
+        STATS=$stats python3 - "$a" "$m" "$rps" "$p99" <<'PY'
+import json, os, sys
+t = json.loads(os.environ["STATS"])["totals"]
 frees = max(t["buffer_frees_total"] + t["remote_returns_total"], 1)
 print(f"{sys.argv[1]:<10} {sys.argv[2]:<10} {float(sys.argv[3]):>10.0f} {sys.argv[4]:>9} "
       f"{t['cross_thread_frees_total'] / t['buffer_frees_total']:>8.3f} "

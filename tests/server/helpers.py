@@ -137,14 +137,14 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, then waits up to `timeout`. Returns (exit code, seconds);
-        the exit code is None if it had to be killed."""
+    def stop(self, timeout=10.0, sig=signal.SIGTERM):
+        """Sends `sig` (SIGTERM), then waits up to `timeout`. Returns (exit
+        code, seconds); the exit code is None if it had to be killed."""
         if self.proc is None:
             return None, 0.0
         t0 = time.monotonic()
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -5,9 +5,11 @@ for fraglab-server.
 Starts the real server (--threads 2, an HTTP and an echo port on loopback),
 drives it with curl, wrk and raw sockets, and checks every endpoint of the
 contract in README.md: keep-alive, pipelining, chunked and 100-continue
-uploads, Connection: close and HTTP/1.0, 413/404/405, the workload endpoint
-and its caps, /stats, /metrics, /admin/release, the raw echo port; in tpc
-mode pinning and zero cross-thread frees; finally SIGTERM must give exit 0.
+uploads, Connection: close and HTTP/1.0, HEAD, 413/404/405, the workload
+endpoint and its caps, /stats, /metrics, /admin/release, the raw echo port;
+in tpc mode pinning and zero cross-thread frees. SIGINT and SIGTERM (also
+while sends are in flight, on extra server instances) must give exit 0 within
+10 s; last, the main server gets SIGTERM with connections in every state.
 
 usage: suite_http.py --server PATH --mode tpc|ws --allocator NAME [--only CASE[,CASE...]]
 Prints `ok CASE` or `FAIL CASE: reason` per case, then `N passed, M failed`.
@@ -21,6 +23,7 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +33,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import (HOST, SKIP, HttpConn, Runner, Server, Skip,  # noqa: E402
+from helpers import (HOST, SKIP, HttpConn, ProtocolError, Runner, Server, Skip,  # noqa: E402
                      build_request, get_json, http_request, parse_prometheus,
                      parse_response, raise_nofile, work_pattern)
 
@@ -283,7 +286,12 @@ class Suite:
         expect(m, f"no request count in wrk output: {out[-400:]!r}")
         expect(int(m.group(1)) > 0, "wrk completed 0 requests")
         m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-        expect(not m or all(int(x) == 0 for x in m.groups()), f"wrk: {m and m.group(0)}")
+        lat = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[0]
+        expect(not m or all(int(x) == 0 for x in m.groups()),
+               f"wrk: {m and m.group(0)} (latency avg {lat and lat.group(1)}, "
+               f"max {lat and lat.group(3)}; load average {load} on {os.cpu_count()} CPUs)")
         expect("Non-2xx" not in out, "wrk: " + next(
             (l.strip() for l in out.splitlines() if "Non-2xx" in l), ""))
 
@@ -632,12 +640,96 @@ class Suite:
             expect_status(r, 404, "GET /no/such/path")
             r = c.request("POST", "/nope", body=b"abc")
             expect_status(r, 404, "POST /nope")
-            r = c.request("GET", "/echo")
-            expect_status(r, 405, "GET /echo")
-            r = c.request("DELETE", "/echo")
-            expect_status(r, 405, "DELETE /echo")
+            for m, path in (("GET", "/echo"), ("DELETE", "/echo"), ("GET", "/admin/release")):
+                r = c.request(m, path)
+                expect_status(r, 405, f"{m} {path}")
+                # RFC 9110 15.5.6: a 405 lists the methods the resource allows.
+                allow = {t.strip() for t in (r.header("allow") or "").split(",") if t.strip()}
+                expect("POST" in allow and m not in allow,
+                       f"{m} {path}: 405 with Allow: {r.header('allow')!r}")
             r = c.request("GET", "/healthz")  # errors keep the connection usable
             expect(r.status == 200 and r.body == b"ok", f"after 404/405: {r.short()}")
+
+    # 17 (beyond the list: HEAD is routed like GET, so it must be right)
+    def head_request(self):
+        with HttpConn(self.port) as c:
+            # HEAD then GET, pipelined: a body after the HEAD response, or
+            # none after the GET, shifts every later response.
+            c.send(build_request("HEAD", "/healthz") + build_request("GET", "/healthz"))
+            r = c.read_response("HEAD")
+            expect(r.status == 200 and r.header("content-length") == "2",
+                   f"HEAD /healthz: {r.status} {r.headers}")
+            try:
+                r = c.read_response("GET")
+            except ProtocolError as e:
+                raise AssertionError(f"the HEAD response carried a body? then: {e}")
+            expect(r.status == 200 and r.body == b"ok",
+                   f"GET pipelined after HEAD: {r.short()} (the HEAD's flag applied to it?)")
+            r = c.request("HEAD", "/work?resp=5")
+            expect(r.status == 200 and r.header("content-length") == "5",
+                   f"HEAD /work?resp=5: {r.status} {r.headers}")
+            r = c.request("GET", "/work?resp=5")
+            expect(r.status == 200 and r.body == b"abcde", f"GET after HEAD: {r.short()}")
+            c.send(build_request("HEAD", "/healthz", [("Connection", "close")]))
+            r = c.read_response("HEAD")
+            expect_status(r, 200, "HEAD with Connection: close")
+            expect(c.wait_closed(3), "HEAD: no close after the headers")
+
+    # 18: SIGINT stops the server as SIGTERM does (a second server)
+    def sigint(self):
+        other = Server(self.srv.path, self.srv.args).start(10)
+        try:
+            with HttpConn(other.port) as c:
+                expect_status(c.request("GET", "/healthz"), 200, "healthz")
+                rc, took = other.stop(10, signal.SIGINT)
+            expect(rc is not None, "still running 10 s after SIGINT (killed)")
+            expect(rc == 0, f"exit code {rc} after SIGINT; stderr: {other.stderr_tail(5)!r}")
+        finally:
+            if other.alive():
+                other.stop(5, signal.SIGKILL)
+
+    # 19: SIGTERM while sends complete: clients read slowly until just after
+    # the signal, then not at all, so a send the server submits after its
+    # cancel-everything step would block forever. A race: five rounds.
+    def sigterm_during_sends(self):
+        for rnd in range(5):
+            other = Server(self.srv.path, self.srv.args).start(10)
+            stop_reading = threading.Event()
+            conns, threads = [], []
+
+            def trickle(c):
+                while not stop_reading.is_set():
+                    try:
+                        c.sock.recv(8192)
+                    except OSError:
+                        return
+                    time.sleep(0.0005)
+
+            try:
+                for _ in range(4):
+                    c = HttpConn(other.port)
+                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+                    c.send(build_request("GET", "/work?resp=1m") * 8)
+                    conns.append(c)
+                    threads.append(threading.Thread(target=trickle, args=(c,), daemon=True))
+                    threads[-1].start()
+                time.sleep(0.1)
+                other.proc.send_signal(signal.SIGTERM)
+                time.sleep(0.02)
+                stop_reading.set()
+                rc, took = other.stop(10)
+                expect(rc is not None, f"round {rnd + 1}: still running 10 s after SIGTERM "
+                       "(killed) with 4 clients that stopped reading 20 ms after it")
+                expect(rc == 0, f"round {rnd + 1}: exit code {rc} after SIGTERM; "
+                       f"stderr: {other.stderr_tail(5)!r}")
+            finally:
+                stop_reading.set()
+                for t in threads:
+                    t.join(2)
+                for c in conns:
+                    c.close()
+                if other.alive():
+                    other.stop(5, signal.SIGKILL)
 
     # last: shutdown with connections in every state
     def shutdown(self):
@@ -648,6 +740,19 @@ class Suite:
         midbody = HttpConn(self.port)
         midbody.send(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nabc")
         echo = socket.create_connection((HOST, self.srv.echo_port), timeout=5)
+        # Sends in flight: a client that reads nothing of 8 MiB of responses,
+        # and an echo client that writes until both directions are full.
+        stalled = HttpConn(self.port)
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.send(build_request("GET", "/work?resp=1m") * 8)
+        flood = socket.create_connection((HOST, self.srv.echo_port), timeout=5)
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        flood.setblocking(False)
+        try:
+            for _ in range(256):
+                flood.send(b"z" * 65536)
+        except BlockingIOError:
+            pass
         time.sleep(0.2)  # let the server take them in
         try:
             rc, took = self.srv.stop(10)
@@ -655,19 +760,22 @@ class Suite:
             summaries = sorted({l.strip() for l in self.srv.stderr_text().splitlines()
                                 if l.startswith("SUMMARY:")})
             expect(rc is not None, "server still running 10 s after SIGTERM (killed) with an "
-                   "idle keep-alive, a half-sent head, a half-sent body and an echo connection")
+                   "idle keep-alive, a half-sent head, a half-sent body, an idle echo "
+                   "connection and sends blocked on an HTTP and an echo client")
             expect(rc == 0 and not reports,
                    f"exit code {rc} after SIGTERM ({took:.1f} s); "
                    f"{len(reports)} sanitizer report lines: {summaries or reports[:3]}")
         finally:
-            for c in (idle, partial, midbody):
+            for c in (idle, partial, midbody, stalled):
                 c.close()
             echo.close()
+            flood.close()
 
 
 CASES = ["healthz_curl", "echo_curl_1mib", "pipelining", "keepalive_1000", "chunked_upload",
          "concurrent_500", "wrk_healthz", "stats_json", "metrics_prometheus", "workload",
          "connection_close", "max_body_413", "echo_port", "admin_release", "not_found_405",
+         "head_request", "sigint", "sigterm_during_sends",
          "tpc_pinning"]  # after all the load
 
 
@@ -697,8 +805,9 @@ def main():
     except Skip as e:
         print(f"skip: {e}")
         return SKIP
-    except RuntimeError as e:
-        print(f"FAIL start: {e}\n# {' '.join(srv.cmd)}\n# server stderr:\n{srv.stderr_tail()}")
+    except (RuntimeError, OSError) as e:
+        cmd = " ".join(getattr(srv, "cmd", [opt.server]))
+        print(f"FAIL start: {e}\n# {cmd}\n# server stderr:\n{srv.stderr_tail()}")
         print("0 passed, 1 failed")
         return 1
     print(f"# {' '.join(srv.cmd)} (pid {srv.proc.pid})", flush=True)
