@@ -40,16 +40,6 @@ int fl__scenario_fail(struct fl__loader *ld, int line, const char *fmt, ...)
     return 0; /* inih: stop */
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 int fl__scenario_line_of(const struct fl__loader *ld, const char *name)
 {
     return ld->line[fl__scenario_key_index(ld->sec, name)];
@@ -158,9 +148,9 @@ static bool begin_section(struct fl__loader *ld, char *line)
     if (*rest && *rest != '#' && *rest != ';')
         return fl__scenario_fail(ld, ld->lineno, "text after ']'");
     *close = '\0';
-    char *word = trim(line + 1);
+    char *word = fl__scenario_trim(line + 1);
     size_t wl = strcspn(word, " \t");
-    char *name = trim(word + wl + (word[wl] != '\0'));
+    char *name = fl__scenario_trim(word + wl + (word[wl] != '\0'));
     word[wl] = '\0';
     enum fl__sec sec = FL__SEC_NONE;
     for (int i = FL__SEC_SCENARIO; i < FL__NSEC; i++)

@@ -55,7 +55,7 @@ __attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, c
     return -EINVAL;
 }
 
-static char *trim(char *s)
+char *fl__scenario_trim(char *s)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -134,7 +134,7 @@ int fl_dist_parse_value(enum fl_dist_unit unit, const char *text, uint64_t *out,
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
-    char *s = trim(strcpy(buf, text));
+    char *s = fl__scenario_trim(strcpy(buf, text));
     size_t digits = strspn(s, "0123456789");
     if (!digits)
         return bad(why, whylen, "expected a number");
@@ -157,7 +157,8 @@ static int parse_range(enum fl_dist_unit unit, char *s, uint64_t *lo, uint64_t *
         return bad(why, whylen, "more than one '-' in a range");
     rc = fl_dist_parse_value(unit, dash + 1, hi, why, whylen);
     if (rc == 0 && *lo > *hi)
-        return bad(why, whylen, "range start %s is above its end %s", trim(s), trim(dash + 1));
+        return bad(why, whylen, "range start %s is above its end %s", fl__scenario_trim(s),
+                   fl__scenario_trim(dash + 1));
     return rc;
 }
 
@@ -167,7 +168,7 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
-    char *s = trim(strcpy(buf, text));
+    char *s = fl__scenario_trim(strcpy(buf, text));
     struct fl_dist r = {.unit = unit, .set = true};
     if (strncmp(s, "log:", 4) == 0) {
         r.log = true;
