@@ -13,7 +13,7 @@
  * one 64-bit word of state, any value valid, so a connection's state can be
  * copied, stored or derived from the seed for free. The draws of the
  * request and population mixes and the phase lookup live here too. */
-#include "scenario.h"
+#include "scenario_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
