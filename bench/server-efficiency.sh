@@ -156,11 +156,16 @@ trap 'exit 143' TERM
 
 # --- helpers -----------------------------------------------------------------
 
+# A port below the kernel's ephemeral range (so no client socket, wrk's
+# included, can be holding it) that no TCP socket uses in any state. Another
+# program may still take it before the server binds: callers retry.
 free_port() {
-    local p
+    local p lo
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$lo" -gt 12000 ] || lo=61000 # odd range: use the top instead
     for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 30000))
-        [ -z "$(ss -Htln "sport = :$p")" ] && echo "$p" && return 0
+        if [ "$lo" -eq 61000 ]; then p=$((61000 + RANDOM % 4000)); else p=$((10000 + RANDOM % (lo - 10000))); fi
+        [ -z "$(ss -Htan "sport = :$p")" ] && echo "$p" && return 0
     done
     die "no free loopback port found"
 }
@@ -220,9 +225,29 @@ check_idle() {
         if (pct > 10) printf "server-efficiency: warning: the machine is %.0f%% busy before the benchmark; figures will be noisy\n", pct > "/dev/stderr" }'
 }
 
-start_nginx() { # start_nginx PORT -> sets nginx_master, nginx_worker
-    local port=$1 d=$tmp/nginx i
+start_nginx() { # sets nginx_port, nginx_master, nginx_worker
+    local port d=$tmp/nginx i attempt
     mkdir -p "$d"
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        start_nginx_on "$port" && break
+        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$d/error.log" "$d/stdout.log" 2>/dev/null; then
+            die "nginx did not come up on port $port: $(cat "$d/error.log" "$d/stdout.log" 2>/dev/null | tail -5)"
+        fi
+        stop_pid "$nginx_master"
+    done
+    nginx_port=$port
+    for i in $(seq 20); do
+        nginx_worker=$(cat "/proc/$nginx_master/task/"*/children 2>/dev/null | xargs)
+        [ -n "$nginx_worker" ] && break
+        sleep 0.1
+    done
+    [[ $nginx_worker =~ ^[0-9]+$ ]] || die "expected one nginx worker under master $nginx_master, found '$nginx_worker'"
+}
+
+start_nginx_on() { # start_nginx_on PORT: 0 once it answers
+    local port=$1 d=$tmp/nginx
+    : >"$d/error.log"
     # master_process on, as in production: the master only supervises, the
     # single worker serves, and it is the worker's CPU time that is measured.
     cat >"$d/nginx.conf" <<EOF
@@ -250,24 +275,24 @@ EOF
         </dev/null >"$d/stdout.log" 2>&1 &
     nginx_master=$!
     started+=("$nginx_master")
-    wait_ready "$nginx_master" "http://127.0.0.1:$port/" ||
-        die "nginx did not come up on port $port: $(cat "$d/error.log" "$d/stdout.log" 2>/dev/null | tail -5)"
-    for i in $(seq 20); do
-        nginx_worker=$(cat "/proc/$nginx_master/task/"*/children 2>/dev/null | xargs)
-        [ -n "$nginx_worker" ] && break
-        sleep 0.1
-    done
-    [[ $nginx_worker =~ ^[0-9]+$ ]] || die "expected one nginx worker under master $nginx_master, found '$nginx_worker'"
+    wait_ready "$nginx_master" "http://127.0.0.1:$port/"
 }
 
-start_fraglab() { # start_fraglab PORT ALLOCATOR -> sets fraglab_pid
-    local port=$1 alloc=$2 log=$raw/fraglab-$2.log
-    taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" \
-        --allocator "$alloc" </dev/null >"$log" 2>&1 &
-    fraglab_pid=$! # the allocator re-exec is an execv in place: the pid stays
-    started+=("$fraglab_pid")
-    wait_ready "$fraglab_pid" "http://127.0.0.1:$port$health_path" ||
-        die "fraglab-server ($alloc) did not come up on port $port: $(tail -5 "$log")"
+start_fraglab() { # start_fraglab ALLOCATOR -> sets fraglab_port, fraglab_pid
+    local alloc=$1 log=$raw/fraglab-$1.log port attempt
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" \
+            --allocator "$alloc" </dev/null >"$log" 2>&1 &
+        fraglab_pid=$! # the allocator re-exec is an execv in place: the pid stays
+        started+=("$fraglab_pid")
+        wait_ready "$fraglab_pid" "http://127.0.0.1:$port$health_path" && break
+        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$log"; then
+            die "fraglab-server ($alloc) did not come up on port $port: $(tail -5 "$log")"
+        fi
+        stop_pid "$fraglab_pid"
+    done
+    fraglab_port=$port
 }
 
 # measure LABEL ALLOC PORT PATH SECONDS PID ROUND FILE: one wrk run, its output
@@ -383,22 +408,17 @@ check_idle
 labels=() allocs=() ports=() pids=() paths=()
 if [ "$workload" = true ]; then
     for a in $allocators; do
-        p=$(free_port)
-        labels+=(fraglab) allocs+=("$a") ports+=("$p") paths+=("$work_path")
-        start_fraglab "$p" "$a"
-        pids+=("$fraglab_pid")
+        start_fraglab "$a"
+        labels+=(fraglab) allocs+=("$a") ports+=("$fraglab_port") paths+=("$work_path") pids+=("$fraglab_pid")
     done
 else
     if [ "$only" != fraglab ]; then
-        p=$(free_port)
-        start_nginx "$p"
-        labels+=(nginx) allocs+=(-) ports+=("$p") paths+=("/") pids+=("$nginx_worker")
+        start_nginx
+        labels+=(nginx) allocs+=(-) ports+=("$nginx_port") paths+=("/") pids+=("$nginx_worker")
     fi
     if [ "$only" != nginx ]; then
-        p=$(free_port)
-        labels+=(fraglab) allocs+=(glibc) ports+=("$p") paths+=("$health_path")
-        start_fraglab "$p" glibc
-        pids+=("$fraglab_pid")
+        start_fraglab glibc
+        labels+=(fraglab) allocs+=(glibc) ports+=("$fraglab_port") paths+=("$health_path") pids+=("$fraglab_pid")
     fi
 fi
 
