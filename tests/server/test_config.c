@@ -23,34 +23,35 @@ static struct fl_server_config cfg;
 static char err[512];
 
 /* fl_config_load on a NULL-terminated list of arguments after argv[0]. */
-static enum fl_config_result load(const char *first, ...)
+static enum fl_config_result vload(const char *first, va_list ap)
 {
     char *argv[MAXARGS + 2] = {"fraglab-server"};
     int argc = 1;
-    va_list ap;
-    va_start(ap, first);
     for (const char *a = first; a; a = va_arg(ap, const char *)) {
         assert_true(argc <= MAXARGS);
         argv[argc++] = (char *)a;
     }
-    va_end(ap);
     return fl_config_load(argc, argv, &cfg, err, sizeof(err));
+}
+
+static enum fl_config_result load(const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    enum fl_config_result r = vload(first, ap);
+    va_end(ap);
+    return r;
 }
 
 /* Loads, expects FL_CONFIG_ERROR with one line that contains `want`. */
 static void load_fails(const char *want, const char *first, ...)
 {
-    char *argv[MAXARGS + 2] = {"fraglab-server"};
-    int argc = 1;
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        assert_true(argc <= MAXARGS);
-        argv[argc++] = (char *)a;
-    }
-    va_end(ap);
     err[0] = '\0';
-    assert_int_equal(fl_config_load(argc, argv, &cfg, err, sizeof(err)), FL_CONFIG_ERROR);
+    enum fl_config_result r = vload(first, ap);
+    va_end(ap);
+    assert_int_equal(r, FL_CONFIG_ERROR);
     if (!strstr(err, want))
         fail_msg("error '%s' does not contain '%s'", err, want);
     assert_null(strchr(err, '\n'));
