@@ -156,4 +156,23 @@ double fl_dist_uniform(uint64_t *rng);
  * connection) of the run seeded with `seed`. */
 uint64_t fl_dist_stream(uint64_t seed, uint64_t stream);
 
+/* Command-line overrides, applied after loading (scenario_adjust.c). */
+
+/* Sets the run's length to `d` ns (> 0): every phase keeps its share of the
+ * run, phase ends rounded to the ns, the last ending at `d`. */
+void fl_scenario_scale_duration(struct fl_scenario *s, uint64_t d);
+
+/* Sets the rate to `r` requests/s (0: closed loop). Phases keep their
+ * proportion to the scenario's rate; from a closed loop every phase gets `r`. */
+void fl_scenario_set_rate(struct fl_scenario *s, double r);
+
+/* Sets the connections to `n` (1..FL_SCENARIO_MAX_CONNECTIONS); phases keep
+ * their proportion, at least 1 each. */
+void fl_scenario_set_connections(struct fl_scenario *s, uint32_t n);
+
+/* Removes the requests of `kind` from the mix and renormalises the weights;
+ * returns the share of the mix removed (0..1). All of it (1) leaves the
+ * mix empty: the caller must refuse the scenario. */
+double fl_scenario_drop_kind(struct fl_scenario *s, enum fl_scenario_kind kind);
+
 #endif

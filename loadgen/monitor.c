@@ -1,0 +1,208 @@
+/* monitor.c - sampling the server: /proc and GET /stats. */
+#include "monitor.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_MAX (4u << 20) /* /stats of a 64-worker server is ~40 KiB */
+
+bool fl_lg_is_loopback(const struct sockaddr *addr)
+{
+    if (addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+/* Waits for fd to be ready for `events` until `deadline_ms` of
+ * CLOCK_MONOTONIC-free budget runs out; 0 or -ETIMEDOUT. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int n;
+    do
+        n = poll(&p, 1, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
+}
+
+int fl_lg_http_get(const struct sockaddr *addr, socklen_t len, const char *host, const char *path,
+                   int timeout_ms, char **body)
+{
+    *body = NULL;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    char *buf = NULL;
+    if (connect(fd, addr, len) < 0) {
+        if (errno != EINPROGRESS) {
+            rc = -errno;
+            goto out;
+        }
+        if ((rc = wait_fd(fd, POLLOUT, timeout_ms)))
+            goto out;
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) {
+            rc = -err;
+            goto out;
+        }
+    }
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
+                     "Connection: close\r\n\r\n",
+                     path, host);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    for (int off = 0; off < n;) {
+        if ((rc = wait_fd(fd, POLLOUT, timeout_ms)))
+            goto out;
+        ssize_t w = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = -errno;
+            goto out;
+        }
+        off += w > 0 ? (int)w : 0;
+    }
+    size_t cap = 64 * 1024, used = 0;
+    buf = malloc(cap + 1);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) { /* Connection: close: the answer ends at EOF */
+        if ((rc = wait_fd(fd, POLLIN, timeout_ms)))
+            goto out;
+        if (used == cap) {
+            if (cap >= BODY_MAX) {
+                rc = -EFBIG;
+                goto out;
+            }
+            char *b = realloc(buf, cap * 2 + 1);
+            if (!b) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + used, cap - used, 0);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            rc = -errno;
+            goto out;
+        }
+        used += (size_t)r;
+    }
+    buf[used] = '\0';
+    int status = 0;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || status != 200 || !sep) {
+        rc = -EPROTO;
+        goto out;
+    }
+    size_t hl = (size_t)(sep + 4 - buf);
+    memmove(buf, sep + 4, used - hl + 1);
+    *body = buf;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int64_t num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : FL_NA;
+}
+
+static void str(const cJSON *o, const char *k, char *dst, size_t len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    snprintf(dst, len, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static void from_stats(const cJSON *root, struct fl_lg_sample *s, struct fl_lg_server_info *info)
+{
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(root, "memory");
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    const cJSON *alloc = cJSON_GetObjectItemCaseSensitive(root, "allocator");
+    if (cJSON_IsObject(mem)) {
+        s->allocated = num(mem, "allocator_allocated_bytes");
+        s->active = num(mem, "allocator_active_bytes");
+        s->resident = num(mem, "allocator_resident_bytes");
+        s->mapped = num(mem, "allocator_mapped_bytes");
+        s->retained = num(mem, "allocator_retained_bytes");
+        s->metadata = num(mem, "allocator_metadata_bytes");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(mem, "frag_ratio");
+        s->frag_ratio = cJSON_IsNumber(f) ? f->valuedouble : NAN;
+        /* A remote server's own view of its memory beats nothing. */
+        if (s->mem.rss == FL_NA) {
+            s->mem.rss = num(mem, "rss_bytes");
+            s->mem.rss_anon = num(mem, "rss_anon_bytes");
+            s->mem.lazyfree = num(mem, "lazyfree_bytes");
+            s->mem.anon_huge = num(mem, "anon_huge_bytes");
+        }
+    }
+    if (cJSON_IsObject(tot)) {
+        s->cross_thread_frees = num(tot, "cross_thread_frees_total");
+        s->task_migrations = num(tot, "task_migrations_total");
+        s->connections_open = num(tot, "connections_open");
+        s->held_bytes = num(tot, "held_bytes");
+    }
+    if (!info->known) {
+        info->known = true;
+        info->pid = num(root, "pid");
+        info->threads = num(root, "threads");
+        str(root, "mode", info->mode, sizeof(info->mode));
+        str(root, "free_policy", info->free_policy, sizeof(info->free_policy));
+        if (cJSON_IsObject(alloc)) {
+            str(alloc, "name", info->allocator, sizeof(info->allocator));
+            str(alloc, "version", info->version, sizeof(info->version));
+        }
+    }
+}
+
+void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
+                          struct fl_lg_server_info *info)
+{
+    s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
+    s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
+    s->frag_ratio = NAN;
+    s->cross_thread_frees = s->task_migrations = s->connections_open = s->held_bytes = FL_NA;
+    if (m->pid > 0 && fl_procmem_read(m->pid, &s->mem) != 0)
+        s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
+    char *body = NULL;
+    if (fl_lg_http_get((const struct sockaddr *)&m->addr, m->addr_len, m->host, "/stats", 1000,
+                       &body) != 0)
+        return;
+    cJSON *root = cJSON_Parse(body);
+    free(body);
+    if (cJSON_IsObject(root)) {
+        m->stats = true;
+        from_stats(root, s, info);
+    }
+    cJSON_Delete(root);
+}

@@ -1,0 +1,309 @@
+/* report.c - CSV rows, progress, summary.json and the human summary. */
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* The server figures of a row, in CSV order: column, field. */
+#define FL_LG_SAMPLE_COLUMNS(X)                                                                    \
+    X(rss_bytes, mem.rss)                                                                          \
+    X(rss_anon_bytes, mem.rss_anon)                                                                \
+    X(lazyfree_bytes, mem.lazyfree)                                                                \
+    X(anon_huge_bytes, mem.anon_huge)                                                              \
+    X(allocated_bytes, allocated)                                                                  \
+    X(active_bytes, active)                                                                        \
+    X(resident_bytes, resident)                                                                    \
+    X(mapped_bytes, mapped)                                                                        \
+    X(retained_bytes, retained)                                                                    \
+    X(metadata_bytes, metadata)
+
+#define FL_LG_SAMPLE_COLUMNS_LATE(X)                                                               \
+    X(cross_thread_frees, cross_thread_frees)                                                      \
+    X(task_migrations, task_migrations)                                                            \
+    X(server_connections, connections_open)                                                        \
+    X(held_bytes, held_bytes)
+
+void fl_lg_csv_header(FILE *f)
+{
+    fputs("t_s,phase,warmup,requests,rps,errors,p50_us,p90_us,p99_us,max_us", f);
+#define FL_X(col, field) fputs("," #col, f);
+    FL_LG_SAMPLE_COLUMNS(FL_X)
+    fputs(",frag_ratio", f);
+    FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
+#undef FL_X
+    fputc('\n', f);
+    fflush(f);
+}
+
+static void cell(FILE *f, int64_t v)
+{
+    if (v == FL_NA)
+        fputc(',', f);
+    else
+        fprintf(f, ",%" PRId64, v);
+}
+
+int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r)
+{
+    const struct fl_lg_tally *t = r->tally;
+    const struct fl_hist *h = &t->lat;
+    bool any = fl_hist_count(h) > 0;
+    fprintf(f, "%.3f,%s,%d,%" PRIu64 ",%.1f,%" PRIu64, r->t_s, r->phase, r->warmup ? 1 : 0,
+            t->c.requests, r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0,
+            fl_lg_counts_errors(&t->c));
+    cell(f, any ? fl_hist_value_at_percentile(h, 50) : FL_NA);
+    cell(f, any ? fl_hist_value_at_percentile(h, 90) : FL_NA);
+    cell(f, any ? fl_hist_value_at_percentile(h, 99) : FL_NA);
+    cell(f, any ? fl_hist_max(h) : FL_NA);
+    const struct fl_lg_sample *s = r->sample;
+#define FL_X(col, field) cell(f, s->field);
+    FL_LG_SAMPLE_COLUMNS(FL_X)
+    if (isnan(s->frag_ratio))
+        fputc(',', f);
+    else
+        fprintf(f, ",%.4f", s->frag_ratio);
+    FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
+#undef FL_X
+    fputc('\n', f);
+    return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
+}
+
+/* "812us", "1.25ms", "2.10s" */
+static void fmt_us(char *b, size_t n, int64_t us)
+{
+    if (us < 1000)
+        snprintf(b, n, "%" PRId64 "us", us);
+    else if (us < 1000000)
+        snprintf(b, n, "%.2fms", (double)us / 1e3);
+    else
+        snprintf(b, n, "%.2fs", (double)us / 1e6);
+}
+
+static void fmt_bytes(char *b, size_t n, int64_t v)
+{
+    if (v == FL_NA)
+        snprintf(b, n, "n/a");
+    else if (v < 1024 * 1024)
+        snprintf(b, n, "%.1f KiB", (double)v / 1024);
+    else if (v < (int64_t)1 << 30)
+        snprintf(b, n, "%.1f MiB", (double)v / (1024 * 1024));
+    else
+        snprintf(b, n, "%.2f GiB", (double)v / (1024.0 * 1024 * 1024));
+}
+
+void fl_lg_progress(FILE *f, bool tty, const struct fl_lg_row *r, double duration_s)
+{
+    const struct fl_lg_tally *t = r->tally;
+    char p99[32], rss[32];
+    fmt_us(p99, sizeof(p99), fl_hist_value_at_percentile(&t->lat, 99));
+    fmt_bytes(rss, sizeof(rss), r->sample->mem.rss);
+    fprintf(f, "%s%7.1fs/%.0fs  %-10s %9.0f req/s  p99 %-9s  rss %-11s  errors %" PRIu64 "%s%s",
+            tty ? "\r" : "", r->t_s, duration_s, r->phase,
+            r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0, p99, rss,
+            fl_lg_counts_errors(&t->c), r->warmup ? "  (warm-up)" : "", tty ? "\033[K" : "\n");
+    fflush(f);
+}
+
+/* ------------------------------------------------------------ summary.json */
+
+static void add_lat(cJSON *o, const char *name, const struct fl_hist *h)
+{
+    cJSON *l = cJSON_AddObjectToObject(o, name);
+    static const struct {
+        const char *key;
+        double p;
+    } ps[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}};
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+        cJSON_AddNumberToObject(l, ps[i].key, (double)fl_hist_value_at_percentile(h, ps[i].p));
+    cJSON_AddNumberToObject(l, "max", (double)fl_hist_max(h));
+    cJSON_AddNumberToObject(l, "mean", fl_hist_mean(h));
+    cJSON_AddNumberToObject(l, "stddev", fl_hist_stddev(h));
+    cJSON_AddNumberToObject(l, "count", (double)fl_hist_count(h));
+}
+
+static void add_i64(cJSON *o, const char *k, int64_t v)
+{
+    if (v == FL_NA)
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddNumberToObject(o, k, (double)v);
+}
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v && *v)
+        cJSON_AddStringToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static void add_server(cJSON *root, const struct fl_lg_result *r)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "server");
+    const struct fl_lg_server_info *in = r->info;
+    add_i64(o, "pid", r->server_pid ? r->server_pid : in->known ? in->pid : FL_NA);
+    add_str_or_null(o, "mode", in->mode);
+    add_str_or_null(o, "allocator", in->allocator);
+    add_str_or_null(o, "allocator_version", in->version);
+    add_str_or_null(o, "free_policy", in->free_policy);
+    add_i64(o, "threads", in->known ? in->threads : FL_NA);
+    add_i64(o, "rss_peak_bytes", r->rss_peak);
+    const struct fl_lg_sample *s = r->last;
+    struct fl_lg_sample none;
+    if (!s) {
+        none.mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
+        none.allocated = none.active = none.resident = none.mapped = none.retained = none.metadata =
+            none.cross_thread_frees = none.task_migrations = none.connections_open =
+                none.held_bytes = FL_NA;
+        none.frag_ratio = NAN;
+        s = &none;
+    }
+    add_i64(o, "rss_final_bytes", s->mem.rss);
+    add_i64(o, "rss_anon_final_bytes", s->mem.rss_anon);
+    add_i64(o, "lazyfree_final_bytes", s->mem.lazyfree);
+    add_i64(o, "anon_huge_final_bytes", s->mem.anon_huge);
+    add_i64(o, "allocated_bytes", s->allocated);
+    add_i64(o, "active_bytes", s->active);
+    add_i64(o, "resident_bytes", s->resident);
+    add_i64(o, "mapped_bytes", s->mapped);
+    add_i64(o, "retained_bytes", s->retained);
+    add_i64(o, "metadata_bytes", s->metadata);
+    if (isnan(s->frag_ratio))
+        cJSON_AddNullToObject(o, "frag_ratio");
+    else
+        cJSON_AddNumberToObject(o, "frag_ratio", s->frag_ratio);
+    add_i64(o, "cross_thread_frees", s->cross_thread_frees);
+    add_i64(o, "task_migrations", s->task_migrations);
+}
+
+static void add_manifest(cJSON *root, const struct fl_lg_result *r)
+{
+    cJSON *m = cJSON_AddObjectToObject(root, "manifest");
+    cJSON_AddStringToObject(m, "loadgen_version", FRAGLAB_VERSION);
+    cJSON_AddStringToObject(m, "started_at", r->started_at);
+    cJSON *argv = cJSON_AddArrayToObject(m, "command");
+    for (int i = 0; i < r->argc; i++)
+        cJSON_AddItemToArray(argv, cJSON_CreateString(r->argv[i]));
+    add_str_or_null(m, "scenario_file", r->scenario_file);
+    cJSON_AddStringToObject(m, "scenario_name", r->s->name);
+    cJSON_AddNumberToObject(m, "seed", (double)r->s->seed);
+    cJSON_AddStringToObject(m, "scenario", r->scenario_text);
+    cJSON_AddStringToObject(m, "target", r->target);
+    add_str_or_null(m, "echo_target", r->echo_target);
+    add_str_or_null(m, "path", r->path);
+    cJSON_AddNumberToObject(m, "connections", r->s->connections);
+    cJSON_AddNumberToObject(m, "threads", r->s->threads);
+    cJSON_AddNumberToObject(m, "rate", r->s->rate);
+    cJSON_AddNumberToObject(m, "duration_s", (double)r->s->duration / 1e9);
+    cJSON_AddNumberToObject(m, "warmup_s", (double)r->s->warmup / 1e9);
+    cJSON_AddNumberToObject(m, "interval_s", (double)r->s->interval / 1e9);
+    struct utsname u;
+    if (uname(&u) == 0) {
+        cJSON_AddStringToObject(m, "kernel", u.release);
+        cJSON_AddStringToObject(m, "machine", u.machine);
+        cJSON_AddStringToObject(m, "hostname", u.nodename);
+    }
+    cJSON_AddNumberToObject(m, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int fl_lg_summary_write(const char *path, const struct fl_lg_result *r)
+{
+    const struct fl_lg_counts *c = &r->total->c;
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return -ENOMEM;
+    cJSON_AddStringToObject(root, "scenario", r->s->name);
+    cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
+    cJSON_AddStringToObject(root, "stop_reason", r->stop_reason);
+    cJSON_AddStringToObject(root, "loop", r->open_loop ? "open" : "closed");
+    cJSON_AddNumberToObject(root, "elapsed_s", r->elapsed_s);
+    cJSON_AddNumberToObject(root, "measured_s", r->measured_s);
+    cJSON_AddNumberToObject(root, "intervals", (double)r->intervals);
+    cJSON_AddNumberToObject(root, "requests", (double)c->requests);
+    cJSON_AddNumberToObject(root, "ok", (double)c->ok);
+    cJSON *e = cJSON_AddObjectToObject(root, "errors");
+    cJSON_AddNumberToObject(e, "total", (double)fl_lg_counts_errors(c));
+    for (int i = 0; i < FL_LG_NERR; i++)
+        cJSON_AddNumberToObject(e, fl_lg_err_names[i], (double)c->errors[i]);
+    cJSON_AddNumberToObject(root, "mismatches", (double)c->errors[FL_LG_ERR_mismatch]);
+    cJSON_AddNumberToObject(root, "unfinished", (double)r->unfinished);
+    cJSON_AddNumberToObject(root, "throughput_rps",
+                            r->measured_s > 0 ? (double)c->requests / r->measured_s : 0);
+    cJSON_AddNumberToObject(root, "connections_opened", (double)c->connections);
+    cJSON_AddNumberToObject(root, "bytes_sent", (double)c->bytes_sent);
+    cJSON_AddNumberToObject(root, "bytes_received", (double)c->bytes_received);
+    add_lat(root, "latency_us", &r->total->lat);
+    if (r->open_loop)
+        add_lat(root, "latency_uncorrected_us", &r->total->lat_unc);
+    add_server(root, r);
+    add_manifest(root, r);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return -ENOMEM;
+    int rc = 0;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        rc = -errno;
+    else {
+        fputs(text, f);
+        fputc('\n', f);
+        if (fclose(f) != 0)
+            rc = -EIO;
+    }
+    free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the summary */
+
+static void print_lat(FILE *f, const char *title, const struct fl_hist *h)
+{
+    char a[32], b[32], c[32], d[32], m[32];
+    fmt_us(a, sizeof(a), fl_hist_value_at_percentile(h, 50));
+    fmt_us(b, sizeof(b), fl_hist_value_at_percentile(h, 90));
+    fmt_us(c, sizeof(c), fl_hist_value_at_percentile(h, 99));
+    fmt_us(d, sizeof(d), fl_hist_value_at_percentile(h, 99.9));
+    fmt_us(m, sizeof(m), fl_hist_max(h));
+    fprintf(f, "  %-22s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", title, a, b, c, d, m);
+}
+
+void fl_lg_summary_print(FILE *f, const struct fl_lg_result *r)
+{
+    const struct fl_lg_counts *c = &r->total->c;
+    fprintf(f, "\n%s: %s against %s, %u connections on %u threads, %s loop",
+            r->interrupted ? "interrupted" : "done", r->s->name, r->target, r->s->connections,
+            r->s->threads, r->open_loop ? "open" : "closed");
+    if (r->open_loop)
+        fprintf(f, " at %.0f req/s", r->s->rate);
+    fprintf(f, "\n  %.1f s measured (after %.1f s of warm-up), stopped by %s\n", r->measured_s,
+            (double)r->s->warmup / 1e9, r->stop_reason);
+    fprintf(f, "  %" PRIu64 " requests, %.1f req/s, %" PRIu64 " connections opened\n", c->requests,
+            r->measured_s > 0 ? (double)c->requests / r->measured_s : 0.0, c->connections);
+    print_lat(f, r->open_loop ? "latency (corrected)" : "latency", &r->total->lat);
+    if (r->open_loop)
+        print_lat(f, "latency (uncorrected)", &r->total->lat_unc);
+    uint64_t errs = fl_lg_counts_errors(c);
+    fprintf(f, "  errors %" PRIu64, errs);
+    for (int i = 0; i < FL_LG_NERR; i++)
+        if (c->errors[i])
+            fprintf(f, "  %s %" PRIu64, fl_lg_err_names[i], c->errors[i]);
+    fputc('\n', f);
+    const struct fl_lg_server_info *in = r->info;
+    if (in->known)
+        fprintf(f, "  server: %s mode, %s %s, %" PRId64 " threads\n", in->mode, in->allocator,
+                in->version, in->threads);
+    if (r->last) {
+        char peak[32], fin[32], alloc[32];
+        fmt_bytes(peak, sizeof(peak), r->rss_peak);
+        fmt_bytes(fin, sizeof(fin), r->last->mem.rss);
+        fmt_bytes(alloc, sizeof(alloc), r->last->allocated);
+        fprintf(f, "  server memory: rss peak %s, final %s, allocated %s\n", peak, fin, alloc);
+    }
+}

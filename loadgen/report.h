@@ -1,0 +1,59 @@
+/* report.h - what a run writes: the interval rows of timeseries.csv, the
+ * progress display, summary.json and the human summary. */
+#ifndef FL_LOADGEN_REPORT_H
+#define FL_LOADGEN_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "monitor.h"
+
+/* One interval as the coordinator merged it. */
+struct fl_lg_row {
+    double t_s;        /* end of the interval, seconds from the start */
+    double seconds;    /* its length (the last one may be short) */
+    const char *phase; /* the phase running at its end */
+    bool warmup;       /* it ended inside the warm-up */
+    const struct fl_lg_tally *tally;
+    const struct fl_lg_sample *sample;
+};
+
+void fl_lg_csv_header(FILE *f);
+/* Writes and flushes one row; 0 or -EIO. */
+int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r);
+
+/* The live display: one line rewritten in place on a terminal (`tty`),
+ * else one plain line per call. */
+void fl_lg_progress(FILE *f, bool tty, const struct fl_lg_row *r, double duration_s);
+
+/* Everything summary.json and the human summary say. */
+struct fl_lg_result {
+    const struct fl_scenario *s;
+    const char *scenario_file;
+    const char *scenario_text; /* the normalised scenario */
+    const char *target, *echo_target, *path;
+    int argc;
+    char **argv;
+    const char *started_at; /* ISO 8601 UTC */
+    const struct fl_lg_tally *total;
+    double measured_s; /* after the warm-up */
+    double elapsed_s;  /* from the start to the stop */
+    bool open_loop;
+    bool interrupted;
+    const char *stop_reason; /* "duration", "max_requests", "interrupted", "error_threshold" */
+    uint64_t unfinished;     /* requests in flight at the stop */
+    uint64_t intervals;
+    const struct fl_lg_server_info *info;
+    pid_t server_pid; /* 0: not read */
+    int64_t rss_peak;
+    const struct fl_lg_sample *last; /* NULL: never sampled */
+};
+
+/* Writes DIR/summary.json; 0 or -errno. */
+int fl_lg_summary_write(const char *path, const struct fl_lg_result *r);
+/* The human summary, wrk-like. */
+void fl_lg_summary_print(FILE *f, const struct fl_lg_result *r);
+
+#endif
