@@ -9,69 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "conn.h"
 
-/* Ring flags newest first: each step drops what an older kernel lacks.
- * SINGLE_ISSUER and DEFER_TASKRUN (6.1) fit a ring used by one thread and
- * run completion work only when we wait, in batches. */
 static int ring_setup(struct fl_worker *w)
 {
-    static const unsigned flagsets[] = {
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
-            IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
-        IORING_SETUP_CQSIZE,
-    };
+    /* Every connection has one operation in flight; the CQ must hold a
+     * completion for each of them plus the multishot accepts', or the
+     * kernel has to buffer overflowed completions. */
     unsigned entries = (unsigned)w->srv->cfg.ring_entries;
-    int rc = -EINVAL;
-    for (size_t i = 0; i < sizeof(flagsets) / sizeof(flagsets[0]); i++) {
-        struct io_uring_params p;
-        memset(&p, 0, sizeof(p));
-        p.flags = flagsets[i];
-        /* Every connection has one operation in flight; the CQ must hold a
-         * completion for each of them plus the multishot accepts', or the
-         * kernel has to buffer overflowed completions. */
-        p.cq_entries = entries * 8;
-        rc = io_uring_queue_init_params(entries, &w->ring, &p);
-        if (rc != -EINVAL)
-            return rc;
-    }
-    return rc;
-}
-
-static int rbufs_setup(struct fl_worker *w)
-{
-    size_t ring_bytes = FL_RBUF_COUNT * sizeof(struct io_uring_buf);
-    void *r = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (r == MAP_FAILED)
-        return -errno;
-    /* Receive buffers come from mmap, not malloc, so they never show in
-     * the allocator's figures: only the experiment's buffers do. */
-    w->rbuf_mem = mmap(NULL, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (w->rbuf_mem == MAP_FAILED) {
-        munmap(r, ring_bytes);
-        w->rbuf_mem = NULL;
-        return -errno;
-    }
-    w->rbufs = r;
-    io_uring_buf_ring_init(w->rbufs);
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uint64_t)(uintptr_t)r, .ring_entries = FL_RBUF_COUNT, .bgid = FL_RBUF_GROUP};
-    int rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
-    if (rc)
-        return rc;
-    int mask = io_uring_buf_ring_mask(FL_RBUF_COUNT);
-    for (unsigned i = 0; i < FL_RBUF_COUNT; i++)
-        io_uring_buf_ring_add(w->rbufs, w->rbuf_mem + (size_t)i * FL_RBUF_SIZE, FL_RBUF_SIZE,
-                              (unsigned short)i, mask, (int)i);
-    io_uring_buf_ring_advance(w->rbufs, FL_RBUF_COUNT);
-    return 0;
+    return fl_uring_init(&w->ring, entries, entries * 8);
 }
 
 int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what)
@@ -84,7 +34,9 @@ int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const cha
         *what = "io_uring_queue_init";
         return rc;
     }
-    rc = rbufs_setup(w);
+    /* Receive buffers come from mmap, not malloc, so they never show in
+     * the allocator's figures: only the experiment's buffers do. */
+    rc = fl_bufring_init(&w->rbufs, &w->ring, FL_RBUF_COUNT, FL_RBUF_SIZE, FL_RBUF_GROUP);
     if (rc) {
         *what = "io_uring_register_buf_ring";
         goto fail_ring;
@@ -107,25 +59,17 @@ void fl_worker_destroy(struct fl_worker *w)
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     io_uring_queue_exit(&w->ring);
-    if (w->rbufs)
-        munmap(w->rbufs, FL_RBUF_COUNT * sizeof(struct io_uring_buf));
-    if (w->rbuf_mem)
-        munmap(w->rbuf_mem, (size_t)FL_RBUF_COUNT * FL_RBUF_SIZE);
+    fl_bufring_destroy(&w->rbufs);
 }
 
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
 {
-    struct io_uring_sqe *sqe;
-    while (!(sqe = io_uring_get_sqe(&w->ring)))
-        io_uring_submit(&w->ring); /* SQ full: hand the batch to the kernel */
-    return sqe;
+    return fl_uring_sqe(&w->ring);
 }
 
 void fl__worker_recycle(struct fl_worker *w, unsigned bid)
 {
-    io_uring_buf_ring_add(w->rbufs, w->rbuf_mem + (size_t)bid * FL_RBUF_SIZE, FL_RBUF_SIZE,
-                          (unsigned short)bid, io_uring_buf_ring_mask(FL_RBUF_COUNT), 0);
-    io_uring_buf_ring_advance(w->rbufs, 1);
+    fl_bufring_recycle(&w->rbufs, bid);
 }
 
 uint64_t fl__worker_rand(struct fl_worker *w)
@@ -193,7 +137,7 @@ static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (cqe->res > 0) {
             c->ev_data = fl_buf_alloc(w, (size_t)cqe->res);
-            memcpy(c->ev_data, w->rbuf_mem + (size_t)bid * FL_RBUF_SIZE, (size_t)cqe->res);
+            memcpy(c->ev_data, fl_bufring_data(&w->rbufs, bid), (size_t)cqe->res);
         }
         fl__worker_recycle(w, bid);
     }

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "counters.h"
+#include "uring.h"
 #include "deque.h"
 #include "fl_alloc.h"
 
@@ -75,8 +76,7 @@ struct fl_worker {
     int listen_fd, echo_fd;
     int wake_fd; /* eventfd: other threads write it to wake this worker */
     uint64_t wake_val;
-    struct io_uring_buf_ring *rbufs;
-    char *rbuf_mem;
+    struct fl_bufring rbufs;
     atomic_int nconns; /* connections accepted here and not yet freed */
     unsigned release_seen;
     /* ws */
