@@ -591,6 +591,55 @@ static void test_errors_phases(void **state)
     free(big);
 }
 
+/* --- command-line overrides ------------------------------------------------ */
+
+static void test_overrides(void **state)
+{
+    (void)state;
+    struct fl_scenario s;
+    load_ok("[scenario]\nconnections = 100\nrate = 500\n"
+            "[phase a]\nduration = 1m\nconnections = 10\n"
+            "[phase b]\nduration = 2m\nrate = 1000\n"
+            "[phase c]\nduration = 1m\nidle = true\n"
+            "[population p]\nshare = 1\n"
+            "[request e]\nweight = 3\nkind = echo\nbody = 1k\n"
+            "[request t]\nweight = 1\nkind = tcp\nbytes = 1k\n",
+            &s);
+    /* 4 minutes to 8 s: each phase keeps its share, back to back */
+    fl_scenario_scale_duration(&s, 8 * SEC);
+    assert_int_equal(s.duration, 8 * SEC);
+    assert_int_equal(s.phases[0].start, 0);
+    assert_int_equal(s.phases[0].duration, 2 * SEC);
+    assert_int_equal(s.phases[1].start, 2 * SEC);
+    assert_int_equal(s.phases[1].duration, 4 * SEC);
+    assert_int_equal(s.phases[2].start, 6 * SEC);
+    assert_int_equal(s.phases[2].duration, 2 * SEC);
+    assert_ptr_equal(fl_scenario_phase_at(&s, 7 * SEC), &s.phases[2]);
+    assert_null(fl_scenario_phase_at(&s, 8 * SEC));
+    /* the rate: phases keep their proportion; 0 makes all closed loop */
+    fl_scenario_set_rate(&s, 250);
+    assert_true(s.rate == 250 && s.phases[0].rate == 250 && s.phases[1].rate == 500);
+    assert_true(s.phases[2].rate == 0);
+    fl_scenario_set_rate(&s, 0);
+    assert_true(s.rate == 0 && s.phases[0].rate == 0 && s.phases[1].rate == 0);
+    fl_scenario_set_rate(&s, 40);
+    assert_true(s.phases[0].rate == 40 && s.phases[1].rate == 40);
+    /* connections: proportional, at least one */
+    fl_scenario_set_connections(&s, 20);
+    assert_int_equal(s.connections, 20);
+    assert_int_equal(s.phases[0].connections, 2);
+    assert_int_equal(s.phases[1].connections, 20);
+    fl_scenario_set_connections(&s, 1);
+    assert_int_equal(s.phases[0].connections, 1);
+    /* dropping tcp: a quarter of the mix, the rest renormalised */
+    double gone = fl_scenario_drop_kind(&s, FL_SCENARIO_TCP);
+    assert_true(gone > 0.2499 && gone < 0.2501);
+    assert_int_equal(s.nrequests, 1);
+    assert_true(s.requests[0].weight > 0.9999 && s.requests[0].weight < 1.0001);
+    assert_true(fl_scenario_drop_kind(&s, FL_SCENARIO_ECHO) == 1); /* nothing left */
+    fl_scenario_free(&s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -615,6 +664,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_errors_values),
         cmocka_unit_test(test_errors_requests),
         cmocka_unit_test(test_errors_phases),
+        cmocka_unit_test(test_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
