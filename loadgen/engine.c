@@ -898,9 +898,11 @@ const struct fl_lg_tally *fl_lg_thread_total(const struct fl_lg_thread *t)
 
 bool fl_lg_thread_ready(const struct fl_lg_thread *t, int *rc, const char **what)
 {
+    if (!t->ready)
+        return false;
     *rc = t->init_rc;
     *what = t->init_what;
-    return t->ready;
+    return true;
 }
 
 uint64_t fl_lg_thread_unfinished(const struct fl_lg_thread *t)
