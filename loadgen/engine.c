@@ -24,6 +24,8 @@
 #define RBUF_GROUP 1             /* their group id */
 #define SCAN_NS (100 * 1000000u) /* timeout scan period */
 #define RETRY_NS (50 * 1000000u) /* back-off after a failed connect */
+#define BATCH_DIV 8              /* wait for busy / BATCH_DIV completions... */
+#define BATCH_NS (50 * 1000u)    /* ...or this much longer */
 #define NO_TIME UINT64_MAX
 
 const char *const fl_lg_err_names[FL_LG_NERR] = {
@@ -789,10 +791,20 @@ void *fl_lg_thread_main(void *arg)
         if (t->nheap && t->heap[0]->due < wake)
             wake = t->heap[0]->due;
         uint64_t wait = wake > now ? wake - now : 0;
+        /* Many requests in flight: wait for an eighth of them, or BATCH_NS
+         * more. Waking on every single answer sends the next requests one
+         * by one, and the server then reads them one by one too: measured
+         * on nginx, 57k req/s against wrk's 70k; batched, 71k (bench/). */
+        unsigned nr = 1;
+        if (t->busy >= 2 * BATCH_DIV) {
+            nr = (unsigned)(t->busy / BATCH_DIV);
+            if (wait > BATCH_NS)
+                wait = BATCH_NS;
+        }
         struct __kernel_timespec ts = {(long long)(wait / 1000000000u),
                                        (long long)(wait % 1000000000u)};
         struct io_uring_cqe *cqe;
-        rc = io_uring_submit_and_wait_timeout(&t->ring, &cqe, 1, &ts, NULL);
+        rc = io_uring_submit_and_wait_timeout(&t->ring, &cqe, nr, &ts, NULL);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             break;
         }
