@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""suite_run.py - integration suite for `fraglab-loadgen run`.
+
+Runs the real load generator against the real fraglab-server (started by
+tests/server/helpers.py on fresh loopback ports, --mode tpc --threads 2,
+glibc) or against wrong_echo.py, and checks the contract in
+loadgen/README.md: the files a run writes and their fields, zero errors
+against a correct server, mismatches reported (exit 1) against a wrong one,
+SIGINT (exit 130, summary written), open-loop rate, a refused target (exit 1)
+and bad usage (exit 2), each with one line on stderr.
+
+usage: suite_run.py --loadgen PATH --server PATH --config-dir DIR [--case NAME]
+Cases: quick, soak, mismatch, sigint, rate, refused, badargs (default: all).
+Prints `ok CASE` or `FAIL CASE: reason` (then the commands and their output
+as `#` lines), then `N passed, M failed, K skipped`. Exit 0 if all passed,
+1 if any failed, 77 (skip) if the server cannot run here (sanitizer build
+refusing the allocator, no io_uring) and nothing failed.
+Every network operation has a timeout; every process is bounded in time
+and stopped at the end of its case.
+"""
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "server"))
+from helpers import HOST, SKIP, Server, Skip, free_port, get_json, raise_nofile  # noqa: E402
+
+WRONG_ECHO = os.path.join(HERE, "wrong_echo.py")
+SERVER_ARGS = ["--mode", "tpc", "--threads", "2", "--allocator", "glibc"]
+
+# summary.json, as loadgen/README.md documents it.
+SUMMARY_NUMBERS = (
+    "requests", "ok", "mismatches", "throughput_rps",
+    *(f"errors.{k}" for k in ("total", "connect", "read", "write", "timeout", "status",
+                              "length", "mismatch", "protocol")),
+    *(f"latency_us.{k}" for k in ("p50", "p90", "p99", "p999", "max", "mean", "stddev")),
+    "server.pid", "server.rss_peak_bytes", "server.rss_final_bytes",
+)
+SUMMARY_OTHER = ("server.mode", "server.allocator", "interrupted", "stop_reason", "manifest")
+PERCENTILES = ("p50", "p90", "p99", "p999", "max")
+
+# timeseries.csv columns, in README order.
+CSV_COLUMNS = (
+    "t_s", "phase", "warmup", "requests", "rps", "errors", "p50_us", "p90_us", "p99_us",
+    "max_us", "rss_bytes", "rss_anon_bytes", "lazyfree_bytes", "anon_huge_bytes",
+    "allocated_bytes", "active_bytes", "resident_bytes", "mapped_bytes", "retained_bytes",
+    "metadata_bytes", "frag_ratio", "cross_thread_frees", "task_migrations",
+    "server_connections", "held_bytes",
+)
+
+# GET /healthz only, for the rate case; the flags set duration, warm-up, rate.
+HEALTHZ_INI = """\
+# suite_run.py: GET /healthz only
+[scenario]
+name = healthz
+seed = 1
+duration = 5s
+warmup = 0
+connections = 16
+threads = 1
+rate = 0
+timeout = 5s
+error_stop = 0
+interval = 1s
+
+[population all]
+share = 1
+
+[request h]
+weight = 1
+kind = get
+path = /healthz
+"""
+
+# Echo only, for the mismatch case. No warm-up (it would hide the errors),
+# no error threshold (the verification failure alone must give exit 1).
+ECHO_INI = """\
+# suite_run.py: POST /echo only
+[scenario]
+name = echo
+seed = 1
+duration = 3s
+warmup = 0
+connections = 4
+threads = 1
+rate = 0
+timeout = 2s
+error_stop = 0
+interval = 1s
+
+[population all]
+share = 1
+
+[request echo]
+weight = 1
+kind = echo
+body = 1k-4k
+"""
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def cell_num(text):
+    """A CSV cell as a float; None if empty or not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def field(d, dotted):
+    """d["a"]["b"] for "a.b"; KeyError naming the path if absent."""
+    for k in dotted.split("."):
+        if not isinstance(d, dict) or k not in d:
+            raise KeyError(dotted)
+        d = d[k]
+    return d
+
+
+def tail(data, n=15):
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    return data.strip().splitlines()[-n:]
+
+
+class Result:
+    def __init__(self, rc, out, err, took):
+        self.rc, self.out, self.err, self.took = rc, out, err, took
+
+    def err_lines(self):
+        return [l for l in self.err.decode("utf-8", "replace").splitlines() if l.strip()]
+
+
+class Suite:
+    def __init__(self, opt, tmp):
+        self.loadgen = os.path.abspath(opt.loadgen)
+        self.server = os.path.abspath(opt.server)
+        self.cfg = os.path.abspath(opt.config_dir)
+        self.tmp = tmp
+        self.notes = []  # printed as # lines when the case fails
+
+    def note(self, line):
+        self.notes.extend("  " + l if i else l for i, l in enumerate(str(line).splitlines()))
+
+    # ------------------------------------------------------------ processes
+
+    @contextlib.contextmanager
+    def fraglab(self):
+        """A fresh fraglab-server with an echo port; it must survive the case."""
+        srv = Server(self.server, SERVER_ARGS)
+        try:
+            srv.start(10)  # Skip propagates
+        except RuntimeError as e:
+            self.note(f"server: {' '.join(getattr(srv, 'cmd', [self.server]))}")
+            self.note(srv.stderr_tail(20))
+            raise AssertionError(f"fraglab-server did not start: {e}")
+        self.note(f"server: {' '.join(srv.cmd)} (pid {srv.proc.pid})")
+        try:
+            yield srv
+            expect(srv.alive(), f"fraglab-server died during the case (exit code "
+                                f"{srv.proc.poll()}): {srv.stderr_tail(5)}")
+        finally:
+            if srv.alive():
+                srv.stop(10)
+            elif srv.proc is not None:
+                self.note("server stderr: " + srv.stderr_tail(20))
+
+    @contextlib.contextmanager
+    def wrong_echo(self):
+        """wrong_echo.py on a fresh port; yields the port."""
+        err = tempfile.TemporaryFile(prefix="wrong-echo-err-")
+        proc = None
+        try:
+            for attempt in (1, 2):
+                port = free_port()
+                cmd = [sys.executable, WRONG_ECHO, "--port", str(port), "--timeout", "10"]
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=err)
+                line = read_line(proc.stdout, 10.0)
+                if line.strip() == b"ready":
+                    break
+                kill(proc)
+                if attempt == 2:
+                    err.seek(0)
+                    raise AssertionError(f"wrong_echo.py did not start ({line!r}): "
+                                         f"{err.read().decode('utf-8', 'replace')[-300:]}")
+            self.note(f"wrong_echo: {' '.join(cmd)} (pid {proc.pid})")
+            yield port
+            expect(proc.poll() is None, f"wrong_echo.py exited early ({proc.poll()})")
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    kill(proc)
+            if proc is not None:
+                proc.stdout.close()
+            err.seek(0)
+            self.note("wrong_echo stderr: " + err.read().decode("utf-8", "replace").strip())
+            err.close()
+
+    def run(self, args, timeout):
+        """Runs `fraglab-loadgen run ARGS` in the temp dir, bounded by timeout."""
+        cmd = [self.loadgen, "run", *args]
+        self.note("$ " + shlex.join(cmd))
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(cmd, cwd=self.tmp, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            self.note("stdout: " + "\n".join(tail(e.stdout or b"")))
+            self.note("stderr: " + "\n".join(tail(e.stderr or b"")))
+            raise AssertionError(f"fraglab-loadgen did not exit within {timeout} s (killed)")
+        r = Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+        self.note(f"exit {r.rc} after {r.took:.1f} s")
+        if p.stdout.strip():
+            self.note("stdout: " + "\n".join(tail(p.stdout)))
+        if p.stderr.strip():
+            self.note("stderr: " + "\n".join(tail(p.stderr)))
+        return r
+
+    def out_dir(self, name):
+        """A results folder that does not exist yet (the loadgen creates it)."""
+        return os.path.join(self.tmp, "out-" + name)
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    # ------------------------------------------------------------ results
+
+    def summary(self, out):
+        path = os.path.join(out, "summary.json")
+        expect(os.path.isfile(path), f"{path} was not written")
+        with open(path) as f:
+            text = f.read()
+        try:
+            s = json.loads(text)
+        except ValueError as e:
+            raise AssertionError(f"summary.json is not JSON ({e}): {text[:300]!r}")
+        expect(isinstance(s, dict), "summary.json is not an object")
+        brief = {k: s.get(k) for k in ("requests", "ok", "errors", "mismatches",
+                                       "throughput_rps", "interrupted", "stop_reason")}
+        self.note("summary: " + json.dumps(brief))
+        return s
+
+    def timeseries(self, out):
+        """(header, rows as dicts); every row must have the header's width."""
+        path = os.path.join(out, "timeseries.csv")
+        expect(os.path.isfile(path), f"{path} was not written")
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if r]
+        expect(rows, "timeseries.csv is empty (no header)")
+        header = [h.strip() for h in rows[0]]
+        data = []
+        for i, r in enumerate(rows[1:], 1):
+            expect(len(r) == len(header),
+                   f"timeseries.csv row {i} has {len(r)} cells, the header {len(header)}: {r}")
+            data.append(dict(zip(header, (c.strip() for c in r))))
+        self.note(f"timeseries.csv: {len(data)} rows; last {data[-1] if data else None}")
+        return header, data
+
+    def check_summary_fields(self, s, srv):
+        missing = []
+        for k in SUMMARY_NUMBERS + SUMMARY_OTHER:
+            try:
+                v = field(s, k)
+            except KeyError:
+                missing.append(k)
+                continue
+            expect(k not in SUMMARY_NUMBERS or is_num(v), f"summary {k} is not a number: {v!r}")
+        expect(not missing, f"summary.json lacks {', '.join(missing)}")
+        lat = s["latency_us"]
+        ps = [lat[k] for k in PERCENTILES]
+        expect(all(a <= b for a, b in zip(ps, ps[1:])),
+               f"latency_us percentiles not in order: {dict(zip(PERCENTILES, ps))}")
+        expect(s["interrupted"] is False, f"interrupted is {s['interrupted']!r}, want false")
+        expect(isinstance(s["manifest"], dict) and s["manifest"],
+               f"manifest is not a non-empty object: {s['manifest']!r}")
+        sv = s["server"]
+        expect(sv["pid"] == srv.proc.pid,
+               f"server.pid {sv['pid']} is not the server's pid {srv.proc.pid}")
+        expect(sv["mode"] == "tpc", f"server.mode {sv['mode']!r}, want 'tpc'")
+        # The allocator the server itself reports (a sanitizer build runs
+        # on the sanitizer's, whatever was asked).
+        want = get_json(srv.port)["allocator"]["name"]
+        expect(sv["allocator"] == want,
+               f"server.allocator {sv['allocator']!r}, the server's /stats says {want!r}")
+        expect(sv["rss_peak_bytes"] > 0 and sv["rss_final_bytes"] > 0,
+               f"server RSS not read: peak {sv['rss_peak_bytes']}, final {sv['rss_final_bytes']}")
+        expect(sv["rss_peak_bytes"] >= sv["rss_final_bytes"],
+               f"server.rss_peak_bytes {sv['rss_peak_bytes']} < rss_final_bytes "
+               f"{sv['rss_final_bytes']}")
+        expect(0 < s["ok"] <= s["requests"], f"ok {s['ok']} not in 1..requests {s['requests']}")
+
+    def check_clean(self, s, what):
+        expect(s["requests"] > 0, f"{what}: no requests")
+        expect(s["errors"]["total"] == 0, f"{what}: errors {s['errors']}")
+        expect(s["mismatches"] == 0, f"{what}: mismatches {s['mismatches']}")
+
+    # ------------------------------------------------------------ the cases
+
+    def quick(self):
+        with self.fraglab() as srv:
+            out = self.out_dir("quick")
+            r = self.run(["--scenario", os.path.join(self.cfg, "quick.ini"),
+                          "--target", f"{HOST}:{srv.port}",
+                          "--echo-target", f"{HOST}:{srv.echo_port}",
+                          "--duration", "5s", "--out", out, "-q"], timeout=40)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_summary_fields(s, srv)
+            self.check_clean(s, "quick")
+
+            header, rows = self.timeseries(out)
+            missing = [c for c in CSV_COLUMNS if c not in header]
+            expect(not missing, f"timeseries.csv header lacks {missing}: {header}")
+            expect(len(rows) >= 4, f"timeseries.csv has {len(rows)} data rows, want >= 4")
+            for i, row in enumerate(rows, 1):
+                rss = cell_num(row["rss_bytes"])
+                expect(rss is not None and rss > 0,
+                       f"timeseries.csv row {i}: rss_bytes {row['rss_bytes']!r}")
+            ts = [cell_num(row["t_s"]) for row in rows]
+            expect(None not in ts, f"t_s not numeric: {[row['t_s'] for row in rows]}")
+            expect(all(a < b for a, b in zip(ts, ts[1:])), f"t_s not increasing: {ts}")
+
+            hgrm = os.path.join(out, "latency.hgrm")
+            expect(os.path.isfile(hgrm), f"{hgrm} was not written")
+            with open(hgrm, errors="replace") as f:
+                text = f.read()
+            expect("#[Mean" in text, f"latency.hgrm has no '#[Mean' line: {text[-300:]!r}")
+            ini = os.path.join(out, "scenario.ini")
+            expect(os.path.isfile(ini) and os.path.getsize(ini) > 0,
+                   f"{ini} missing or empty")
+            with open(ini, errors="replace") as f:
+                expect("[scenario]" in f.read(), "scenario.ini has no [scenario] section")
+
+    def soak(self):
+        # 8 x (20 m load + 10 m idle) scaled to 5 s: phases of 0.42 and 0.21 s,
+        # half of the idle ones closing every connection, 256 connections, open
+        # loop at 2000/s (4000 in load-4).
+        with self.fraglab() as srv:
+            out = self.out_dir("soak")
+            r = self.run(["--scenario", os.path.join(self.cfg, "soak.ini"),
+                          "--target", f"{HOST}:{srv.port}",
+                          "--echo-target", f"{HOST}:{srv.echo_port}",
+                          "--duration", "5s", "--out", out, "-q"], timeout=40)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_clean(s, "soak")
+            expect(s.get("interrupted") is False, f"interrupted {s.get('interrupted')!r}")
+
+    def mismatch(self):
+        ini = self.write("echo.ini", ECHO_INI)
+        with self.wrong_echo() as port:
+            out = self.out_dir("mismatch")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{port}",
+                          "--duration", "3s", "--out", out, "-q"], timeout=30)
+            s = self.summary(out)
+            errs = s.get("errors", {})
+            expect(errs.get("mismatch", 0) > 0 or s.get("mismatches", 0) > 0,
+                   f"no mismatch reported: errors {errs}, mismatches {s.get('mismatches')}")
+            # Every echo had a byte changed but the right status and length.
+            expect(errs.get("status") == 0 and errs.get("length") == 0,
+                   f"a changed byte reported as a status or length error: {errs}")
+            expect(s.get("ok") == 0, f"ok {s.get('ok')}: every echo was wrong")
+            expect(r.rc == 1, f"exit {r.rc}, want 1 (a response failed verification)")
+
+    def sigint(self):
+        with self.fraglab() as srv:
+            out = self.out_dir("sigint")
+            cmd = [self.loadgen, "run", "--scenario", os.path.join(self.cfg, "quick.ini"),
+                   "--target", f"{HOST}:{srv.port}", "--echo-target", f"{HOST}:{srv.echo_port}",
+                   "--duration", "60s", "--interval", "1s", "--out", out]
+            self.note("$ " + shlex.join(cmd))
+            with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+                p = subprocess.Popen(cmd, cwd=self.tmp, stdin=subprocess.DEVNULL,
+                                     stdout=so, stderr=se)
+                try:
+                    time.sleep(2.5)
+                    expect(p.poll() is None, f"loadgen exited before SIGINT with {p.poll()}")
+                    p.send_signal(signal.SIGINT)
+                    t0 = time.monotonic()
+                    try:
+                        rc = p.wait(5)
+                    except subprocess.TimeoutExpired:
+                        raise AssertionError("still running 5 s after SIGINT (killed)")
+                    took = time.monotonic() - t0
+                finally:
+                    kill(p)
+                    for name, f in (("stdout", so), ("stderr", se)):
+                        f.seek(0)
+                        self.note(f"{name}: " + "\n".join(tail(f.read())))
+            self.note(f"exit {rc} {took:.2f} s after SIGINT")
+            expect(rc == 130, f"exit {rc} after SIGINT, want 130")
+            s = self.summary(out)
+            expect(s.get("interrupted") is True,
+                   f"interrupted {s.get('interrupted')!r}, want true")
+            expect(s.get("requests", 0) > 0, f"requests {s.get('requests')!r}, want > 0")
+            _, rows = self.timeseries(out)
+            expect(len(rows) >= 2, f"timeseries.csv has {len(rows)} data rows, want >= 2")
+
+    def rate(self):
+        ini = self.write("healthz.ini", HEALTHZ_INI)
+        with self.fraglab() as srv:
+            target = f"{HOST}:{srv.port}"
+            # Closed loop: 16 connections do far more than 2000/s, and there
+            # is no separate uncorrected latency.
+            out = self.out_dir("rate-closed")
+            r = self.run(["--scenario", ini, "--target", target, "--duration", "2s",
+                          "--out", out, "-q"], timeout=30)
+            expect(r.rc == 0, f"closed loop: exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_clean(s, "closed loop")
+            expect(s["throughput_rps"] > 2100,
+                   f"closed loop: {s['throughput_rps']} req/s, want > 2100 (16 connections "
+                   f"on /healthz), or the open-loop figure below proves nothing")
+            expect(s.get("latency_uncorrected_us") is None,
+                   f"closed loop has latency_uncorrected_us {s.get('latency_uncorrected_us')} "
+                   f"(README: open loop only)")
+
+            out = self.out_dir("rate-open")
+            r = self.run(["--scenario", ini, "--target", target, "--rate", "2000",
+                          "--duration", "5s", "--warmup", "1s", "--out", out, "-q"], timeout=40)
+            expect(r.rc == 0, f"open loop: exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_clean(s, "open loop")
+            rps = s["throughput_rps"]
+            expect(abs(rps - 2000) <= 100, f"open loop: {rps} req/s, want 2000 +- 5 %")
+            unc = s.get("latency_uncorrected_us")
+            expect(isinstance(unc, dict), f"open loop: latency_uncorrected_us is {unc!r}")
+            for k in PERCENTILES:
+                expect(is_num(unc.get(k)), f"latency_uncorrected_us.{k} is {unc.get(k)!r}")
+                # Each request's corrected latency (from its intended send
+                # time) is at least its uncorrected one, so every percentile
+                # is too, up to the histogram's bucket width.
+                cor = s["latency_us"][k]
+                expect(unc[k] <= cor * 1.01 + 1,
+                       f"uncorrected {k} {unc[k]} us > corrected {cor} us")
+
+    def refused(self):
+        port, echo = closed_port(), closed_port()
+        out = self.out_dir("refused")
+        r = self.run(["--scenario", os.path.join(self.cfg, "quick.ini"),
+                      "--target", f"{HOST}:{port}", "--echo-target", f"{HOST}:{echo}",
+                      "--duration", "5s", "--out", out, "-q"], timeout=10)
+        expect(r.rc == 1, f"exit {r.rc}, want 1")
+        lines = r.err_lines()
+        expect(len(lines) == 1, f"{len(lines)} lines on stderr, want 1: {lines[:5]}")
+        expect(str(port) in lines[0] or str(echo) in lines[0],
+               f"the stderr line names neither port {port} nor {echo}: {lines[0]!r}")
+
+    def badargs(self):
+        target = f"{HOST}:{closed_port()}"
+        quick = os.path.join(self.cfg, "quick.ini")
+        missing = os.path.join(self.tmp, "no-such-dir", "missing.ini")
+        cases = (
+            ("unknown flag", ["--scenario", quick, "--target", target, "--bogus-flag"],
+             "--bogus-flag"),
+            ("bad duration", ["--scenario", quick, "--target", target, "--duration", "5x"], "5x"),
+            ("missing scenario", ["--scenario", missing, "--target", target], "missing.ini"),
+        )
+        for i, (what, args, named) in enumerate(cases):
+            out = self.out_dir(f"badargs-{i}")
+            r = self.run([*args, "--out", out, "-q"], timeout=10)
+            expect(r.rc == 2, f"{what}: exit {r.rc}, want 2")
+            lines = r.err_lines()
+            expect(len(lines) == 1, f"{what}: {len(lines)} lines on stderr, want 1: {lines[:5]}")
+            expect(named in lines[0], f"{what}: the stderr line does not name {named!r}: "
+                                      f"{lines[0]!r}")
+
+
+CASES = ("quick", "soak", "mismatch", "sigint", "rate", "refused", "badargs")
+
+
+def read_line(stream, timeout):
+    """One line from a pipe within `timeout` seconds (b"" on EOF or timeout)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return b""
+    return stream.readline()
+
+
+def kill(proc):
+    if proc.poll() is None:
+        proc.kill()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def closed_port():
+    """A loopback port nothing listens on (just handed out and closed)."""
+    return free_port()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--config-dir", required=True)
+    ap.add_argument("--case", choices=CASES, help="run only this case")
+    opt = ap.parse_args()
+    for what, path in (("--loadgen", opt.loadgen), ("--server", opt.server)):
+        if not os.access(path, os.X_OK):
+            print(f"FAIL setup: {what} {path} is not an executable file")
+            return 1
+    for name in ("quick.ini", "soak.ini"):
+        if not os.path.isfile(os.path.join(opt.config_dir, name)):
+            print(f"FAIL setup: {name} not found in --config-dir {opt.config_dir}")
+            return 1
+    raise_nofile(4096)  # soak.ini opens 256 connections; the server gets as many
+
+    passed = failed = skipped = 0
+    t_all = time.monotonic()
+    for name in CASES:
+        if opt.case and name != opt.case:
+            continue
+        tmp = tempfile.mkdtemp(prefix=f"fraglab-loadgen-{name}-")
+        suite = Suite(opt, tmp)
+        t0 = time.monotonic()
+        keep = False
+        try:
+            getattr(suite, name)()
+        except Skip as e:
+            skipped += 1
+            print(f"skip {name}: {e}", flush=True)
+        except Exception as e:  # a timeout or parse error is a failure too
+            failed += 1
+            keep = True
+            why = str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}"
+            why = " ".join((why or "assertion failed").split("\n"))[:2000]
+            print(f"FAIL {name}: {why}", flush=True)
+            for line in suite.notes:
+                print("#   " + line)
+            print(f"#   (results kept in {tmp})", flush=True)
+        else:
+            passed += 1
+            print(f"ok {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"# {time.monotonic() - t_all:.1f} s")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    if failed:
+        return 1
+    return SKIP if skipped and not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
