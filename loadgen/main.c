@@ -30,7 +30,7 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 struct opts {
     const char *scenario, *target, *echo_target, *path, *out;
     const char *duration, *warmup, *connections, *threads, *rate, *max_requests, *timeout,
-        *interval, *server_pid;
+        *interval, *server_pid, *idle;
     bool quiet;
 };
 
@@ -56,6 +56,8 @@ static void usage(FILE *f)
                "  --server-pid PID       read the server's /proc/PID/smaps_rollup\n"
                "  --out DIR              results folder (default results/run-DATE-TIME)\n"
                "  --interval T           sampling interval\n"
+               "  --idle T               after the load, close the connections and keep\n"
+               "                         sampling the server for T (rows 'idle-tail')\n"
                "  -q, --quiet            no progress and no summary on the terminal\n"
                "  -h, --help             this text\n"
                "  --version              the version\n"
@@ -77,7 +79,8 @@ enum {
     O_PID,
     O_OUT,
     O_INTERVAL,
-    O_VERSION
+    O_VERSION,
+    O_IDLE
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -97,6 +100,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"server-pid", required_argument, NULL, O_PID},
         {"out", required_argument, NULL, O_OUT},
         {"interval", required_argument, NULL, O_INTERVAL},
+        {"idle", required_argument, NULL, O_IDLE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -147,6 +151,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case O_INTERVAL:
             o->interval = optarg;
+            break;
+        case O_IDLE:
+            o->idle = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -419,7 +426,9 @@ static bool collect(struct coord *co, uint64_t k, struct fl_lg_tally *iv)
     return all_done;
 }
 
-static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint64_t prev)
+/* phase: NULL for the scenario's phase running at `at`. */
+static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint64_t prev,
+                     const char *phase)
 {
     struct fl_lg_run *run = &co->run;
     fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
@@ -431,7 +440,9 @@ static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint
     struct fl_lg_row row = {
         .t_s = (double)(at - run->start) / 1e9,
         .seconds = (double)(at - prev) / 1e9,
-        .phase = ph ? ph->name : run->s->phases[run->s->nphases - 1].name,
+        .phase = phase ? phase
+                 : ph  ? ph->name
+                       : run->s->phases[run->s->nphases - 1].name,
         .warmup = at <= run->warmup_end,
         .tally = iv,
         .sample = &co->last,
@@ -555,6 +566,9 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
                          "out\n",
                     gone * 100);
     }
+    uint64_t idle = 0;
+    if (o.idle && !parse_value("--idle", o.idle, FL_DIST_TIME, 0, FL_DIST_MAX_TIME, &idle))
+        goto out;
     pid_t pid = 0;
     if (o.server_pid) {
         uint64_t v;
@@ -695,7 +709,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
             sleep_until(at);
         }
         bool all_done = collect(&co, k, &iv);
-        emit_row(&co, &iv, at, prev);
+        emit_row(&co, &iv, at, prev, NULL);
         prev = at;
         if (!interrupted && over_threshold(&s, &iv)) {
             reason = "error_threshold";
@@ -722,7 +736,31 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         fl_lg_thread_take(run->threads[i], &iv);
     pthread_mutex_unlock(&run->mu);
     if (iv.c.requests || fl_lg_counts_errors(&iv.c))
-        emit_row(&co, &iv, stopped_at > prev ? stopped_at : prev + 1, prev);
+        emit_row(&co, &iv, stopped_at > prev ? stopped_at : prev + 1, prev, NULL);
+    if (stopped_at > prev)
+        prev = stopped_at;
+
+    /* The idle tail: no load, connections closed, the server's memory
+     * sampled on the same ticks to see what returns to the OS. */
+    if (idle && !interrupted) {
+        fl_lg_tally_reset(&iv);
+        uint64_t idle_end = prev + idle;
+        for (uint64_t at = prev + run->interval;; at += run->interval) {
+            if (at > idle_end)
+                at = idle_end;
+            while (fl_lg_now() < at && !g_sigint)
+                sleep_until(at);
+            if (g_sigint) {
+                interrupted = true;
+                reason = "interrupted";
+                break;
+            }
+            emit_row(&co, &iv, at, prev, "idle-tail");
+            prev = at;
+            if (at >= idle_end)
+                break;
+        }
+    }
     if (!o.quiet && co.tty)
         fputc('\n', stderr);
 
