@@ -10,6 +10,10 @@
 # See bench/README.md for what the figures mean.
 set -euo pipefail
 
+prog=server-efficiency
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 server_bin=$root/build/bin/fraglab-server
 pipeline_lua=$root/bench/pipeline.lua
@@ -24,6 +28,8 @@ only=""
 out=""
 server_cpu=1
 client_cpu=0
+# nginx's answer for /: `return 200 "ok";`, the body wait_ready looks for.
+nginx_return='200 "ok"'
 allocators="glibc jemalloc mimalloc tcmalloc"
 wait_idle_s=0
 health_path=/healthz
@@ -62,22 +68,8 @@ folder of the same name, so the three sections can share one DIR.
 EOF
 }
 
-die() {
-    echo "server-efficiency: $*" >&2
-    exit 2
-}
-
-need_int() {
-    if ! [[ $2 =~ ^[0-9]+$ ]] || [ "$2" -lt "${3:-1}" ]; then
-        die "$1 needs a whole number >= ${3:-1}, got '$2'"
-    fi
-}
-
 while [ $# -gt 0 ]; do
     case $1 in
-    --rounds) need_int "$1" "${2-}" && rounds=$2 && shift ;;
-    --duration) need_int "$1" "${2-}" && duration=$2 && shift ;;
-    --out) [ -n "${2-}" ] || die "--out needs a folder"; out=$2; shift ;;
     --pipeline) need_int "$1" "${2-}" && pipeline=$2 && shift ;;
     --workload) workload=true ;;
     --allocators) [ -n "${2-}" ] || die "--allocators needs a list"; allocators=$2; shift ;;
@@ -85,11 +77,7 @@ while [ $# -gt 0 ]; do
         case ${2-} in nginx | fraglab) only=$2 ;; *) die "--only takes nginx or fraglab, got '${2-}'" ;; esac
         shift ;;
     --wait-idle) need_int "$1" "${2-}" 0 && wait_idle_s=$2 && shift ;;
-    --connections) need_int "$1" "${2-}" && conns=$2 && shift ;;
-    --server-cpu) need_int "$1" "${2-}" 0 && server_cpu=$2 && shift ;;
-    --client-cpu) need_int "$1" "${2-}" 0 && client_cpu=$2 && shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) common_option "$1" "${2-}"; shift ;; # --rounds, --duration, --out, --connections, --*-cpu, --help
     esac
     shift
 done
@@ -104,10 +92,7 @@ if [ "$workload" = false ] && [ "$only" != fraglab ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for t in taskset curl timeout ss awk; do command -v $t >/dev/null || die "$t not found"; done
-[ "$server_cpu" != "$client_cpu" ] || die "--server-cpu and --client-cpu must differ"
-for c in "$server_cpu" "$client_cpu"; do
-    taskset -c "$c" true 2>/dev/null || die "cannot run on CPU $c (this machine has $(nproc) usable CPUs)"
-done
+check_cpus
 [ "$pipeline" -eq 1 ] || [ -r "$pipeline_lua" ] || die "$pipeline_lua not found"
 
 hz=$(getconf CLK_TCK)
@@ -123,52 +108,9 @@ rows=$out/.$name.rows # one line per counted run, tab-separated
 raw=$out/$name # every wrk output, the servers' logs and /stats
 mkdir -p "$raw"
 
-# --- process bookkeeping and cleanup -----------------------------------------
-
-tmp=$(mktemp -d /tmp/fraglab-bench.XXXXXX)
-started=() # pids we started, stopped in reverse order on exit
-nginx_worker=""
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    echo "server-efficiency: pid $pid ignored SIGTERM for 5 s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? i
-    trap - EXIT INT TERM
-    for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop_pid "${started[i]}"; done
-    # If the nginx master died first its worker would be orphaned.
-    [ -n "$nginx_worker" ] && kill -0 "$nginx_worker" 2>/dev/null && kill -KILL "$nginx_worker" 2>/dev/null
-    [ -s "$tmp/nginx/error.log" ] && cp "$tmp/nginx/error.log" "$raw/nginx-error.log"
-    rm -rf "$tmp" "$rows"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+setup_cleanup # $tmp, and every process started from here on is stopped on exit
 
 # --- helpers -----------------------------------------------------------------
-
-# A port below the kernel's ephemeral range (so no client socket, wrk's
-# included, can be holding it) that no TCP socket uses in any state. Another
-# program may still take it before the server binds: callers retry.
-free_port() {
-    local p lo
-    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-    [ "$lo" -gt 12000 ] || lo=61000 # odd range: use the top instead
-    for _ in $(seq 100); do
-        if [ "$lo" -eq 61000 ]; then p=$((61000 + RANDOM % 4000)); else p=$((10000 + RANDOM % (lo - 10000))); fi
-        [ -z "$(ss -Htan "sport = :$p")" ] && echo "$p" && return 0
-    done
-    die "no free loopback port found"
-}
 
 # wait_ready PID URL: up to 10 s for the server to answer 200 "ok".
 wait_ready() {
@@ -181,21 +123,10 @@ wait_ready() {
     return 1
 }
 
-# utime+stime of a process (all its threads), in clock ticks.
-cpu_ticks() {
-    local stat
-    stat=$(cat "/proc/$1/stat") || return 1
-    # Fields 14 and 15; the command name (field 2) may hold spaces, so count
-    # from after its closing parenthesis, where field 3 starts.
-    awk '{ print $12 + $13 }' <<<"${stat##*) }"
-}
-
 # busy ticks of one CPU (everything but idle and iowait), from /proc/stat.
 core_ticks() {
     awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
-
-now() { date +%s.%N; }
 
 # Sets children_s: CPU seconds (user + system) of this shell's finished
 # children, wrk among them (via timeout). `times` must run in this shell, not
@@ -203,79 +134,6 @@ now() { date +%s.%N; }
 children_cpu() {
     times >"$tmp/times"
     children_s=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } print t }' "$tmp/times")
-}
-
-# wrk time ("812.00us", "1.20ms", "1.01s", "2.00m") -> microseconds
-to_us() {
-    awk -v t="$1" 'BEGIN {
-        n = t + 0; u = t; sub(/^[0-9.]+/, "", u)
-        f = (u == "us") ? 1 : (u == "ms") ? 1e3 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : -1
-        if (f < 0) print "NA"; else printf "%.0f", n * f }'
-}
-
-# Warn when something else is using the CPUs: the figures assume an idle box.
-check_idle() {
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN {
-        split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = busy + y[2] - x[2]
-        pct = all > 0 ? 100 * busy / all : 0
-        if (pct > 10) printf "server-efficiency: warning: the machine is %.0f%% busy before the benchmark; figures will be noisy\n", pct > "/dev/stderr" }'
-}
-
-start_nginx() { # sets nginx_port, nginx_master, nginx_worker
-    local port d=$tmp/nginx i attempt
-    mkdir -p "$d"
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        start_nginx_on "$port" && break
-        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$d/error.log" "$d/stdout.log" 2>/dev/null; then
-            die "nginx did not come up on port $port: $(cat "$d/error.log" "$d/stdout.log" 2>/dev/null | tail -5)"
-        fi
-        stop_pid "$nginx_master"
-    done
-    nginx_port=$port
-    for i in $(seq 20); do
-        nginx_worker=$(cat "/proc/$nginx_master/task/"*/children 2>/dev/null | xargs)
-        [ -n "$nginx_worker" ] && break
-        sleep 0.1
-    done
-    [[ $nginx_worker =~ ^[0-9]+$ ]] || die "expected one nginx worker under master $nginx_master, found '$nginx_worker'"
-}
-
-start_nginx_on() { # start_nginx_on PORT: 0 once it answers
-    local port=$1 d=$tmp/nginx
-    : >"$d/error.log"
-    # master_process on, as in production: the master only supervises, the
-    # single worker serves, and it is the worker's CPU time that is measured.
-    cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        location / { return 200 "ok"; }
-    }
-}
-EOF
-    taskset -c "$server_cpu" "$nginx_bin" -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" \
-        </dev/null >"$d/stdout.log" 2>&1 &
-    nginx_master=$!
-    started+=("$nginx_master")
-    wait_ready "$nginx_master" "http://127.0.0.1:$port/"
 }
 
 start_fraglab() { # start_fraglab ALLOCATOR -> sets fraglab_port, fraglab_pid
