@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "matrix.h"
+#include "matrix_report.h"
 #include "monitor.h"
 #include "report.h"
 #include "request.h"
@@ -37,6 +39,8 @@ struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
+               "       " PROG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
+               "       " PROG " report DIR\n"
                "\n"
                "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
                "interval: throughput, latency, the server's memory), DIR/summary.json,\n"
@@ -846,6 +850,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1, argc, argv);
+    if (!strcmp(argv[1], "matrix")) {
+        char buf[PATH_MAX];
+        return fl_lg_cmd_matrix(argc - 1, argv + 1, default_scenario(buf, sizeof(buf)));
+    }
+    if (!strcmp(argv[1], "report"))
+        return fl_lg_cmd_report(argc - 1, argv + 1);
     fprintf(stderr, PROG ": unknown command '%s' (try --help)\n", argv[1]);
     return EXIT_USAGE;
 }

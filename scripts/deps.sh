@@ -7,9 +7,9 @@ pkgs=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     liburing-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
     node-llhttp libinih-dev libcjson-dev libcmocka-dev
-    curl wrk gnuplot-nox python3
+    curl wrk gnuplot-nox python3 chromium
 )
-# Extra tools some steps need: FRAGLAB_DEPS_EXTRA="chromium nginx-light" scripts/deps.sh
+# Extra tools some steps need: FRAGLAB_DEPS_EXTRA="nginx-light" scripts/deps.sh
 read -r -a extra <<<"${FRAGLAB_DEPS_EXTRA:-}"
 pkgs+=("${extra[@]}")
 

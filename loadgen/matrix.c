@@ -1,0 +1,674 @@
+/* matrix.c - fraglab-loadgen matrix: every mode under every allocator,
+ * one after the other, each on a fresh fraglab-server on free loopback
+ * ports, driven by the same seeded scenario and followed by an idle tail.
+ * Each pairing is a `fraglab-loadgen run` child writing DIR/runs/NAME/;
+ * DIR/runs.json is rewritten after every pairing (a checkpoint the report
+ * can read at any time), and the report is built at the end. */
+#include "matrix.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "matrix_report.h"
+#include "monitor.h"
+#include "scenario.h"
+
+#define PROG "fraglab-loadgen matrix"
+#define MAX_ITEMS 16
+
+extern char **environ;
+
+struct pairing {
+    char name[128];
+    const char *mode;       /* tpc, ws, ws-owner */
+    const char *alloc_spec; /* as given: glibc, jemalloc:dirty_decay_ms:1000, /path/lib.so */
+    char alloc_label[96];   /* filesystem-safe */
+    const char *status;     /* "ok", "failed", "skipped" (interrupted) */
+    char error[256];
+};
+
+struct mopts {
+    const char *scenario, *out, *server, *duration, *idle, *interval, *connections, *rate;
+    char *modes[MAX_ITEMS], *allocs[MAX_ITEMS];
+    int nmodes, nallocs;
+    int threads;
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fraglab-loadgen matrix [--scenario FILE] [--out DIR] [options]\n"
+            "\n"
+            "For each mode and allocator: start fraglab-server on free loopback ports,\n"
+            "run the scenario against it, keep sampling it through an idle tail, stop it.\n"
+            "Then DIR/matrix.csv, DIR/matrix.json, plots and DIR/index.html.\n"
+            "\n"
+            "  --scenario FILE      scenario (default: config/quick.ini of this tree)\n"
+            "  --modes LIST         tpc,ws,ws-owner (default tpc,ws)\n"
+            "  --allocators LIST    glibc,jemalloc,mimalloc,tcmalloc (default), any\n"
+            "                       .so path, settings as NAME:SETTINGS\n"
+            "                       (e.g. jemalloc:dirty_decay_ms:1000); ';' also separates\n"
+            "  -d, --duration T     load per pairing (default: the scenario's)\n"
+            "  --idle T             idle tail per pairing (default 10s)\n"
+            "  --interval T         sampling interval (default: the scenario's)\n"
+            "  -c, --connections N  connections (default: the scenario's)\n"
+            "  -R, --rate R         requests/s (default: the scenario's)\n"
+            "  --threads N          server threads (default: the CPUs, %ld)\n"
+            "  --server PATH        fraglab-server (default: beside this binary)\n"
+            "  --out DIR            results (default results/matrix-DATE-TIME)\n"
+            "\n"
+            "Exit: 0 every pairing ran, 1 one or more failed (the rest still ran), 2 bad\n"
+            "usage, 130 interrupted (what ran is reported).\n",
+            sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* Splits a list on ',' or ';' (in place); an allocator's settings may hold
+ * ':' and '=' but not ','. ';' is accepted too for settings lists. */
+static int split(char *s, char **out, int max, const char *what)
+{
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(s, ",;", &save); tok;
+         tok = strtok_r(NULL, ",;", &save)) {
+        if (n == max) {
+            fprintf(stderr, PROG ": at most %d %s\n", max, what);
+            return -1;
+        }
+        out[n++] = tok;
+    }
+    if (!n) {
+        fprintf(stderr, PROG ": empty %s list\n", what);
+        return -1;
+    }
+    return n;
+}
+
+static void label_of(const char *spec, char *out, size_t len)
+{
+    const char *base = strrchr(spec, '/');
+    const char *colon = strchr(spec, ':');
+    if (base && (!colon || base < colon))
+        spec = base + 1; /* a path: its file name and settings */
+    size_t k = 0;
+    for (const char *p = spec; *p && k + 1 < len; p++)
+        out[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
+                              ? *p
+                              : '_');
+    out[k] = '\0';
+}
+
+static const char *sibling(const char *name, char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    return snprintf(buf, len, "%s/%s", exe, name) < (int)len ? buf : NULL;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* posix_spawn with stdout and stderr to `log` (NULL: inherited). */
+static pid_t spawn(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (log) {
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /* Their own process group: a terminal's Ctrl-C reaches the matrix only,
+     * which passes one SIGINT to the run and stops the server itself. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&at, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        errno = rc;
+        return -1;
+    }
+    return pid;
+}
+
+/* Waits up to `ms` for pid; its wait status, or -1 if it still runs. */
+static int wait_ms(pid_t pid, int ms)
+{
+    for (int i = 0; i <= ms / 20; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        if (r < 0 && errno != EINTR)
+            return 0;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void stop_server(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    if (wait_ms(pid, 10000) == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* The last non-empty line of a file, for a failed pairing's error. */
+static void last_line(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    out[0] = '\0';
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        if (line[0] != '\n') {
+            line[strcspn(line, "\n")] = '\0';
+            if (snprintf(out, len, "%s", line) >= (int)len)
+                out[len - 1] = '\0'; /* cut: one line is enough to say why */
+        }
+    fclose(f);
+}
+
+static bool wait_ready(int port, pid_t pid)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 200; i++) { /* 10 s */
+        char *body = NULL;
+        int rc =
+            fl_lg_http_get((struct sockaddr *)&a, sizeof(a), "127.0.0.1", "/healthz", 500, &body);
+        free(body);
+        if (rc == 0)
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    ssize_t n = getdelim(&buf, &len, '\0', f);
+    fclose(f);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void add_manifest(cJSON *root, const struct mopts *o, int argc, char **argv)
+{
+    cJSON *m = cJSON_AddObjectToObject(root, "manifest");
+    struct utsname u;
+    if (uname(&u) == 0) {
+        cJSON_AddStringToObject(m, "kernel", u.release);
+        cJSON_AddStringToObject(m, "machine", u.machine);
+    }
+    char ver[64];
+    size_t n = confstr(_CS_GNU_LIBC_VERSION, ver, sizeof(ver));
+    if (n > 0 && n <= sizeof(ver))
+        cJSON_AddStringToObject(m, "glibc", strncmp(ver, "glibc ", 6) ? ver : ver + 6);
+    char *thp = read_text("/sys/kernel/mm/transparent_hugepage/enabled");
+    if (thp) {
+        thp[strcspn(thp, "\n")] = '\0';
+        cJSON_AddStringToObject(m, "thp", thp);
+        free(thp);
+    }
+    cJSON_AddNumberToObject(m, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    cJSON_AddNumberToObject(m, "server_threads", o->threads);
+    cJSON *cmd = cJSON_AddArrayToObject(m, "command");
+    for (int i = 0; i < argc; i++)
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));
+}
+
+/* DIR/runs.json: what the report reads; rewritten after every pairing. */
+static int write_runs(const char *dir, const struct mopts *o, const char *scenario_name,
+                      double duration_s, double idle_s, double interval_s, const char *started_at,
+                      const struct pairing *p, int n, int argc, char **argv)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "scenario", scenario_name);
+    cJSON_AddStringToObject(root, "scenario_file", o->scenario);
+    cJSON_AddNumberToObject(root, "duration_s", duration_s);
+    cJSON_AddNumberToObject(root, "idle_s", idle_s);
+    cJSON_AddNumberToObject(root, "interval_s", interval_s);
+    cJSON_AddStringToObject(root, "started_at", started_at);
+    add_manifest(root, o, argc, argv);
+    cJSON *runs = cJSON_AddArrayToObject(root, "runs");
+    for (int i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "name", p[i].name);
+        bool owner = strcmp(p[i].mode, "ws-owner") == 0;
+        cJSON_AddStringToObject(r, "mode", p[i].mode);
+        cJSON_AddStringToObject(r, "free_policy", owner ? "owner" : "local");
+        cJSON_AddStringToObject(r, "allocator", p[i].alloc_label);
+        cJSON_AddStringToObject(r, "allocator_spec", p[i].alloc_spec);
+        char d[sizeof(p[i].name) + 8];
+        snprintf(d, sizeof(d), "runs/%.*s", (int)sizeof(p[i].name), p[i].name);
+        cJSON_AddStringToObject(r, "dir", d);
+        cJSON_AddStringToObject(r, "status", p[i].status);
+        if (p[i].error[0])
+            cJSON_AddStringToObject(r, "error", p[i].error);
+        else
+            cJSON_AddNullToObject(r, "error");
+        cJSON_AddItemToArray(runs, r);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return -ENOMEM;
+    char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/runs.json", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = 0;
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        rc = -errno;
+    free(text);
+    return rc;
+}
+
+/* Runs one pairing; fills p->status and p->error. */
+static void run_pairing(struct pairing *p, const struct mopts *o, const char *dir,
+                        const char *loadgen, int idx, int total)
+{
+    char rdir[PATH_MAX], log[PATH_MAX + 16], port_s[16], echo_s[16], target[64], etarget[64];
+    char threads_s[16], pid_s[16];
+    p->status = "failed";
+    if (snprintf(rdir, sizeof(rdir), "%s/runs/%s", dir, p->name) >= (int)sizeof(rdir)) {
+        snprintf(p->error, sizeof(p->error), "--out: the path is too long");
+        return;
+    }
+    if (mkdir(rdir, 0777) != 0 && errno != EEXIST) {
+        snprintf(p->error, sizeof(p->error), "%.160s: %s", rdir, strerror(errno));
+        return;
+    }
+    int port = free_port(), echo = free_port();
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(echo_s, sizeof(echo_s), "%d", echo);
+    snprintf(threads_s, sizeof(threads_s), "%d", o->threads);
+    snprintf(log, sizeof(log), "%s/server.log", rdir);
+    bool owner = strcmp(p->mode, "ws-owner") == 0;
+    char *sargv[] = {(char *)o->server,
+                     "--mode",
+                     owner ? "ws" : (char *)p->mode,
+                     "--free-policy",
+                     owner ? "owner" : "local",
+                     "--allocator",
+                     (char *)p->alloc_spec,
+                     "--threads",
+                     threads_s,
+                     "--bind",
+                     "127.0.0.1",
+                     "--port",
+                     port_s,
+                     "--echo-port",
+                     echo_s,
+                     NULL};
+    fprintf(stderr, "[%d/%d] %s %s: ", idx, total, p->mode, p->alloc_spec);
+    fflush(stderr);
+    pid_t spid = spawn(sargv, log);
+    if (spid < 0) {
+        snprintf(p->error, sizeof(p->error), "%.160s: %s", o->server, strerror(errno));
+        fprintf(stderr, "failed: %s\n", p->error);
+        return;
+    }
+    if (!wait_ready(port, spid)) {
+        last_line(log, p->error, sizeof(p->error));
+        if (!p->error[0])
+            snprintf(p->error, sizeof(p->error), "the server did not answer /healthz in 10 s");
+        stop_server(spid);
+        fprintf(stderr, "failed: %s\n", p->error);
+        return;
+    }
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+    snprintf(etarget, sizeof(etarget), "127.0.0.1:%d", echo);
+    snprintf(pid_s, sizeof(pid_s), "%d", (int)spid);
+    char *largv[32] = {(char *)loadgen,
+                       "run",
+                       "--scenario",
+                       (char *)o->scenario,
+                       "--target",
+                       target,
+                       "--echo-target",
+                       etarget,
+                       "--server-pid",
+                       pid_s,
+                       "--out",
+                       rdir,
+                       "--idle",
+                       (char *)o->idle,
+                       "-q"};
+    int n = 15;
+    const char *extra[][2] = {{"--duration", o->duration},
+                              {"--interval", o->interval},
+                              {"--connections", o->connections},
+                              {"--rate", o->rate}};
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (extra[i][1]) {
+            largv[n++] = (char *)extra[i][0];
+            largv[n++] = (char *)extra[i][1];
+        }
+    largv[n] = NULL;
+    char llog[PATH_MAX + 16];
+    snprintf(llog, sizeof(llog), "%s/loadgen.log", rdir);
+    pid_t lpid = spawn(largv, llog);
+    int st = 0;
+    if (lpid < 0) {
+        snprintf(p->error, sizeof(p->error), "%.160s: %s", loadgen, strerror(errno));
+    } else {
+        bool forwarded = false;
+        while (waitpid(lpid, &st, 0) < 0 && errno == EINTR)
+            if (g_stop && !forwarded) {
+                kill(lpid, SIGINT); /* it finishes its interval and writes its summary */
+                forwarded = true;
+            }
+    }
+    bool server_alive = waitpid(spid, NULL, WNOHANG) == 0;
+    stop_server(spid);
+    if (lpid < 0) {
+        fprintf(stderr, "failed: %s\n", p->error);
+        return;
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code == 130 || g_stop) {
+        p->status = "interrupted";
+        snprintf(p->error, sizeof(p->error), "interrupted");
+    } else if (!server_alive) {
+        char last[200];
+        last_line(log, last, sizeof(last));
+        snprintf(p->error, sizeof(p->error), "the server died during the run: %s", last);
+    } else if (code != 0) {
+        last_line(llog, p->error, sizeof(p->error));
+        if (!p->error[0])
+            snprintf(p->error, sizeof(p->error), "fraglab-loadgen run exited %d", code);
+    } else {
+        p->status = "ok";
+    }
+    /* One line per pairing from its summary. */
+    char spath[PATH_MAX + 16];
+    snprintf(spath, sizeof(spath), "%s/summary.json", rdir);
+    char *text = read_text(spath);
+    cJSON *s = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *rps = cJSON_GetObjectItemCaseSensitive(s, "throughput_rps");
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(s, "server");
+    const cJSON *peak = cJSON_GetObjectItemCaseSensitive(sv, "rss_peak_bytes");
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(sv, "rss_final_bytes");
+    if (cJSON_IsNumber(rps) && cJSON_IsNumber(peak) && cJSON_IsNumber(fin))
+        fprintf(stderr, "%.0f req/s, rss peak %.1f MiB, after idle %.1f MiB", rps->valuedouble,
+                peak->valuedouble / 1048576, fin->valuedouble / 1048576);
+    cJSON_Delete(s);
+    if (strcmp(p->status, "ok") != 0)
+        fprintf(stderr, "%s%s: %s", cJSON_IsNumber(rps) ? "; " : "", p->status, p->error);
+    fputc('\n', stderr);
+}
+
+static int parse(int argc, char **argv, struct mopts *o)
+{
+    static const struct option longs[] = {
+        {"scenario", required_argument, NULL, 's'},
+        {"modes", required_argument, NULL, 'm'},
+        {"allocators", required_argument, NULL, 'a'},
+        {"duration", required_argument, NULL, 'd'},
+        {"idle", required_argument, NULL, 'i'},
+        {"interval", required_argument, NULL, 'I'},
+        {"connections", required_argument, NULL, 'c'},
+        {"rate", required_argument, NULL, 'R'},
+        {"threads", required_argument, NULL, 't'},
+        {"server", required_argument, NULL, 'S'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    static char modes_default[] = "tpc,ws", allocs_default[] = "glibc,jemalloc,mimalloc,tcmalloc";
+    char *modes = modes_default, *allocs = allocs_default;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":d:c:R:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o->scenario = optarg;
+            break;
+        case 'm':
+            modes = optarg;
+            break;
+        case 'a':
+            allocs = optarg;
+            break;
+        case 'd':
+            o->duration = optarg;
+            break;
+        case 'i':
+            o->idle = optarg;
+            break;
+        case 'I':
+            o->interval = optarg;
+            break;
+        case 'c':
+            o->connections = optarg;
+            break;
+        case 'R':
+            o->rate = optarg;
+            break;
+        case 'S':
+            o->server = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 256) {
+                fprintf(stderr, PROG ": --threads %s: expected 1..256\n", optarg);
+                return -1;
+            }
+            o->threads = (int)v;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 1;
+        case ':':
+            fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, PROG ": unknown option %s (try --help)\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    /* Copies: argv stays whole for the manifest. */
+    static char modes_buf[1024], allocs_buf[4096];
+    if (snprintf(modes_buf, sizeof(modes_buf), "%s", modes) >= (int)sizeof(modes_buf) ||
+        snprintf(allocs_buf, sizeof(allocs_buf), "%s", allocs) >= (int)sizeof(allocs_buf)) {
+        fprintf(stderr, PROG ": --modes or --allocators: too long\n");
+        return -1;
+    }
+    if ((o->nmodes = split(modes_buf, o->modes, MAX_ITEMS, "modes")) < 0 ||
+        (o->nallocs = split(allocs_buf, o->allocs, MAX_ITEMS, "allocators")) < 0)
+        return -1;
+    for (int i = 0; i < o->nmodes; i++)
+        if (strcmp(o->modes[i], "tpc") && strcmp(o->modes[i], "ws") &&
+            strcmp(o->modes[i], "ws-owner")) {
+            fprintf(stderr, PROG ": --modes: '%s' is not tpc, ws or ws-owner\n", o->modes[i]);
+            return -1;
+        }
+    return 0;
+}
+
+int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
+{
+    struct mopts o = {.idle = "10s", .threads = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    int prc = parse(argc, argv, &o);
+    if (prc)
+        return prc > 0 ? 0 : 2;
+    if (!o.scenario)
+        o.scenario = default_scenario;
+    if (!o.scenario) {
+        fprintf(stderr, PROG ": no scenario: give --scenario FILE\n");
+        return 2;
+    }
+    struct fl_scenario s;
+    char err[512];
+    if (fl_scenario_load(o.scenario, &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    /* The flags are checked here the way `run` will apply them. */
+    uint64_t duration = s.duration, idle = 0, interval = s.interval;
+    char why[160];
+    const char *bad = NULL;
+    if (o.duration && fl_dist_parse_value(FL_DIST_TIME, o.duration, &duration, why, sizeof(why)))
+        bad = "--duration";
+    else if (fl_dist_parse_value(FL_DIST_TIME, o.idle, &idle, why, sizeof(why)))
+        bad = "--idle";
+    else if (o.interval &&
+             fl_dist_parse_value(FL_DIST_TIME, o.interval, &interval, why, sizeof(why)))
+        bad = "--interval";
+    char name[FL_SCENARIO_NAME_MAX];
+    snprintf(name, sizeof(name), "%s", s.name);
+    fl_scenario_free(&s);
+    if (bad) {
+        fprintf(stderr, PROG ": %s: %s\n", bad, why);
+        return 2;
+    }
+    char server_buf[PATH_MAX], loadgen[PATH_MAX];
+    if (!o.server)
+        o.server = sibling("fraglab-server", server_buf, sizeof(server_buf));
+    if (!o.server || access(o.server, X_OK) != 0) {
+        fprintf(stderr, PROG ": no fraglab-server at %s: give --server PATH\n",
+                o.server ? o.server : "(unknown)");
+        return 2;
+    }
+    ssize_t ln = readlink("/proc/self/exe", loadgen, sizeof(loadgen) - 1);
+    if (ln <= 0)
+        return 1;
+    loadgen[ln] = '\0';
+
+    char dir[PATH_MAX], started_at[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(started_at, sizeof(started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (o.out) {
+        snprintf(dir, sizeof(dir), "%s", o.out);
+    } else {
+        localtime_r(&now, &tm);
+        strftime(dir, sizeof(dir), "results/matrix-%Y%m%d-%H%M%S", &tm);
+    }
+    char runs_dir[PATH_MAX + 8];
+    snprintf(runs_dir, sizeof(runs_dir), "%s/runs", dir);
+    for (char *p = runs_dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(runs_dir, 0777);
+            *p = '/';
+        }
+    if (mkdir(runs_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, PROG ": %s: %s\n", runs_dir, strerror(errno));
+        return 1;
+    }
+
+    static struct pairing pairs[MAX_ITEMS * MAX_ITEMS];
+    int n = 0;
+    for (int m = 0; m < o.nmodes; m++)
+        for (int a = 0; a < o.nallocs; a++) {
+            struct pairing *p = &pairs[n++];
+            p->mode = o.modes[m];
+            p->alloc_spec = o.allocs[a];
+            char label[sizeof(p->alloc_label)];
+            label_of(p->alloc_spec, label, sizeof(label));
+            memcpy(p->alloc_label, label, sizeof(label));
+            snprintf(p->name, sizeof(p->name), "%s-%s", o.modes[m], label);
+            p->status = "pending";
+        }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle, results in %s/\n", name,
+            n, (double)duration / 1e9, (double)idle / 1e9, dir);
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        if (g_stop) {
+            pairs[i].status = "skipped";
+            snprintf(pairs[i].error, sizeof(pairs[i].error), "interrupted before it ran");
+        } else {
+            run_pairing(&pairs[i], &o, dir, loadgen, i + 1, n);
+            failed += strcmp(pairs[i].status, "ok") != 0;
+        }
+        write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9,
+                   (double)interval / 1e9, started_at, pairs, n, argc, argv);
+    }
+    int rc = fl_lg_report_dir(dir, true, stdout, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, PROG ": report: %s\n", err);
+        return 1;
+    }
+    printf("\nreport: %s/index.html (table: %s/matrix.csv)\n", dir, dir);
+    return g_stop ? 130 : failed ? 1 : 0;
+}

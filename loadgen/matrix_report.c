@@ -1,0 +1,499 @@
+/* matrix_report.c - `fraglab-loadgen report DIR`: reads a matrix folder
+ * (runs.json, each run's timeseries.csv and summary.json, any of which may
+ * be partial while the matrix runs) and computes each run's figures, its
+ * stair-steps and the ws/tpc ratios; the writers do the rest. */
+#include "matrix_report.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matrix_report_internal.h"
+
+#define PROG "fraglab-loadgen report"
+
+const char fl__mr_step_rule[] =
+    "A stair-step is an RSS rise that holds. Over the run's rows in time order (load, then "
+    "idle tail), row i is a held rise when its RSS is at least T above the row before it, "
+    "where T = max(1 MiB, 5 % of that earlier RSS), and no later row, idle tail included, "
+    "falls back below that earlier RSS + T. The row before must be past the warm-up (the "
+    "growth to the working set is not a step) and at least one row must follow (a rise "
+    "needs a later row to show it held). Consecutive held rises are one step, timed at its "
+    "first row.";
+
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+/* Whole file, NUL-terminated; NULL with errno. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (len < cap - 1)
+            break;
+        char *nb = realloc(buf, cap *= 2);
+        if (!nb)
+            free(buf);
+        buf = nb;
+    }
+    int e = ferror(f) ? EIO : ENOMEM;
+    fclose(f);
+    if (!buf) {
+        errno = e;
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = slurp(path);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* The columns the report reads, by CSV header name. */
+enum { C_T, C_PHASE, C_WARM, C_REQ, C_P99, C_RSS, C_LAZY, C_ALLOC, C_RES, C_FRAG, C_CROSS, NC };
+static const char *const col_names[NC] = {"t_s",
+                                          "phase",
+                                          "warmup",
+                                          "requests",
+                                          "p99_us",
+                                          "rss_bytes",
+                                          "lazyfree_bytes",
+                                          "allocated_bytes",
+                                          "resident_bytes",
+                                          "frag_ratio",
+                                          "cross_thread_frees"};
+
+struct series {
+    size_t n;
+    double *v[NC]; /* C_PHASE holds 1 for an idle-tail row */
+};
+
+static void series_free(struct series *s)
+{
+    for (int c = 0; c < NC; c++)
+        free(s->v[c]);
+}
+
+/* Splits one CSV line in place at commas (empty fields kept); the loadgen
+ * never quotes. Returns the number of fields. */
+static int split(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line;; p++) {
+        if (n < max)
+            f[n] = p;
+        n++;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    return n < max ? n : max;
+}
+
+static double cell(char **f, int nf, int i)
+{
+    if (i < 0 || i >= nf || !*f[i])
+        return NAN;
+    char *end;
+    double v = strtod(f[i], &end);
+    return end == f[i] ? NAN : v;
+}
+
+#define MAX_FIELDS 64
+
+/* Reads timeseries.csv. A last line without its newline is being written:
+ * it is left out. Fills `cols` with the 1-based columns gnuplot needs. */
+static int read_series(const char *path, struct series *s, struct fl__mr_run *run)
+{
+    char *text = slurp(path);
+    if (!text)
+        return -errno;
+    char *f[MAX_FIELDS];
+    int idx[NC];
+    size_t cap = 0;
+    char *line = text, *nl = strchr(line, '\n');
+    if (!nl) {
+        free(text);
+        return -ENODATA;
+    }
+    *nl = '\0';
+    if (nl > line && nl[-1] == '\r')
+        nl[-1] = '\0';
+    int nf = split(line, f, MAX_FIELDS);
+    for (int c = 0; c < NC; c++) {
+        idx[c] = -1;
+        for (int k = 0; k < nf; k++)
+            if (!strcmp(f[k], col_names[c]))
+                idx[c] = k;
+    }
+    run->col_t = idx[C_T] + 1;
+    run->col_rss = idx[C_RSS] + 1;
+    run->col_alloc = idx[C_ALLOC] + 1;
+    run->col_res = idx[C_RES] + 1;
+    for (line = nl + 1; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        if (nl > line && nl[-1] == '\r')
+            nl[-1] = '\0';
+        if (!*line)
+            continue;
+        nf = split(line, f, MAX_FIELDS);
+        if (s->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            for (int c = 0; c < NC; c++) {
+                double *nv = realloc(s->v[c], cap * sizeof(double));
+                if (!nv) {
+                    free(text);
+                    return -ENOMEM;
+                }
+                s->v[c] = nv;
+            }
+        }
+        for (int c = 0; c < NC; c++)
+            s->v[c][s->n] = cell(f, nf, idx[c]);
+        s->v[C_PHASE][s->n] =
+            idx[C_PHASE] >= 0 && idx[C_PHASE] < nf && !strcmp(f[idx[C_PHASE]], "idle-tail");
+        s->n++;
+    }
+    free(text);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of the known values among v[from..to). */
+static double median(const double *v, size_t from, size_t to)
+{
+    double *w = malloc((to - from + 1) * sizeof(double));
+    size_t n = 0;
+    for (size_t i = from; w && i < to; i++)
+        if (!isnan(v[i]))
+            w[n++] = v[i];
+    double m = NAN;
+    if (n) {
+        qsort(w, n, sizeof(double), cmp_double);
+        m = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+    }
+    free(w);
+    return m;
+}
+
+static double step_threshold(double level)
+{
+    double t = level * FL__MR_STEP_SHARE;
+    return t > FL__MR_STEP_MIN_BYTES ? t : FL__MR_STEP_MIN_BYTES;
+}
+
+/* fl__mr_step_rule over the rows with an RSS. */
+static void find_steps(const struct series *s, struct fl__mr_run *run)
+{
+    const double *rss = s->v[C_RSS];
+    size_t prev = SIZE_MAX; /* the last row with an RSS */
+    bool in_step = false;
+    for (size_t i = 0; i < s->n; i++) {
+        if (isnan(rss[i]))
+            continue;
+        bool held = false;
+        if (prev != SIZE_MAX && !(s->v[C_WARM][prev] > 0)) {
+            double bar = rss[prev] + step_threshold(rss[prev]);
+            bool later = false;
+            held = rss[i] >= bar;
+            for (size_t j = i + 1; held && j < s->n; j++)
+                if (!isnan(rss[j])) {
+                    later = true;
+                    held = rss[j] >= bar;
+                }
+            held = held && later;
+        }
+        if (held && !in_step) {
+            if (run->nsteps < FL__MR_MAX_STEPS)
+                run->steps[run->nsteps] = (struct fl__mr_step){
+                    .t_s = s->v[C_T][i], .at = rss[i], .from = rss[prev], .to = rss[i]};
+            run->nsteps++;
+        } else if (held && run->nsteps <= FL__MR_MAX_STEPS) {
+            run->steps[run->nsteps - 1].to = rss[i];
+        }
+        in_step = held;
+        prev = i;
+    }
+}
+
+/* The figures of one run from its rows (summary figures come later). */
+static void figures(const struct series *s, struct fl__mr_run *run)
+{
+    double **v = (double **)s->v;
+    size_t nload = 0, peak = SIZE_MAX, last_idle = SIZE_MAX, last_load = SIZE_MAX;
+    double req = 0, secs = 0, prev_t = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        bool idle = v[C_PHASE][i] > 0;
+        double t = v[C_T][i];
+        if (!isnan(v[C_RSS][i]) && (peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][peak]))
+            peak = i;
+        if (idle) {
+            run->idle_rows++;
+            last_idle = i;
+            if (isnan(run->idle_start))
+                run->idle_start = prev_t;
+        } else {
+            run->load_rows++;
+            nload = i + 1;
+            last_load = i;
+            if (!(v[C_WARM][i] > 0) && !isnan(v[C_REQ][i]) && !isnan(t)) {
+                req += v[C_REQ][i];
+                secs += t - prev_t;
+            }
+            if (!isnan(v[C_P99][i]) && !(v[C_WARM][i] > 0) &&
+                (isnan(run->p99_us) || v[C_P99][i] > run->p99_us))
+                run->p99_us = v[C_P99][i];
+        }
+        for (int c = C_RSS; c <= C_RES; c++)
+            if (c != C_LAZY && v[c][i] > run->mem_max)
+                run->mem_max = v[c][i];
+        if (!isnan(t))
+            prev_t = run->t_end = t;
+    }
+    run->rps = secs > 0 ? req / secs : NAN;
+    if (peak != SIZE_MAX) {
+        run->rss_peak = v[C_RSS][peak];
+        run->alloc_peak = v[C_ALLOC][peak];
+        run->res_peak = v[C_RES][peak];
+    }
+    /* The last half of the load rows, the odd one in the later half. */
+    if (run->load_rows)
+        run->rss_steady = median(v[C_RSS], nload - (size_t)(run->load_rows + 1) / 2, nload);
+    if (last_load != SIZE_MAX) {
+        run->frag_end = v[C_FRAG][last_load];
+        run->cross_frees = v[C_CROSS][last_load];
+    }
+    if (last_idle != SIZE_MAX) {
+        run->rss_idle = v[C_RSS][last_idle];
+        run->alloc_idle = v[C_ALLOC][last_idle];
+        run->res_idle = v[C_RES][last_idle];
+        run->lazy_idle = v[C_LAZY][last_idle];
+    }
+    find_steps(s, run);
+}
+
+/* Reads one run's files; a run without them keeps its NAN figures. */
+static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
+{
+    double *figs[] = {&run->rps,         &run->p99_us,      &run->rss_peak,   &run->rss_steady,
+                      &run->rss_idle,    &run->returned,    &run->alloc_peak, &run->res_peak,
+                      &run->alloc_idle,  &run->res_idle,    &run->frag_end,   &run->lazy_idle,
+                      &run->cross_frees, &run->cross_share, &run->idle_start};
+    for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
+        *figs[i] = NAN;
+    if (!run->dir)
+        return;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s/timeseries.csv", r->dir, run->dir);
+    struct series s = {0};
+    if (read_series(path, &s, run) == 0 && s.n > 0) {
+        run->has_csv = true;
+        figures(&s, run);
+    }
+    series_free(&s);
+
+    snprintf(path, sizeof(path), "%s/%s/summary.json", r->dir, run->dir);
+    cJSON *sum = read_json(path);
+    if (!sum)
+        return;
+    cJSON_AddItemToArray(r->summaries, sum); /* keeps the strings alive */
+    run->has_summary = true;
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(sum, "latency_us");
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(sum, "server");
+    double rps = jnum(sum, "throughput_rps"), p99 = jnum(lat, "p99");
+    if (!isnan(rps))
+        run->rps = rps;
+    if (!isnan(p99))
+        run->p99_us = p99;
+    if (isnan(run->rss_peak))
+        run->rss_peak = jnum(sv, "rss_peak_bytes");
+    if (isnan(run->cross_frees))
+        run->cross_frees = jnum(sv, "cross_thread_frees");
+    run->cross_share = jnum(sv, "cross_thread_free_share");
+    run->alloc_name = jstr(sv, "allocator");
+    run->alloc_version = jstr(sv, "allocator_version");
+}
+
+static struct fl__mr_run *find(struct fl__mr_report *r, const char *mode, const char *alloc)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->runs[i].mode && r->runs[i].allocator && !strcmp(r->runs[i].mode, mode) &&
+            !strcmp(r->runs[i].allocator, alloc))
+            return &r->runs[i];
+    return NULL;
+}
+
+static double ratio(double a, double b)
+{
+    return !isnan(a) && !isnan(b) && b > 0 ? a / b : NAN;
+}
+
+/* ws/tpc and ws-owner/tpc for every allocator with figures under both. */
+static int ratios(struct fl__mr_report *r)
+{
+    static const char *const modes[] = {"ws", "ws-owner"};
+    r->ratios = calloc((size_t)r->n * 2 + 1, sizeof(*r->ratios));
+    if (!r->ratios)
+        return -ENOMEM;
+    for (int i = 0; i < r->n; i++) {
+        struct fl__mr_run *t = &r->runs[i];
+        if (!t->mode || !t->allocator || strcmp(t->mode, "tpc") != 0)
+            continue;
+        for (int m = 0; m < 2; m++) {
+            struct fl__mr_run *o = find(r, modes[m], t->allocator);
+            if (!o)
+                continue;
+            struct fl__mr_ratio x = {
+                .allocator = t->allocator,
+                .mode = modes[m],
+                .peak = ratio(o->rss_peak, t->rss_peak),
+                .final = ratio(o->rss_idle, t->rss_idle),
+            };
+            if (!isnan(x.peak) || !isnan(x.final)) /* a side without figures: no ratio */
+                r->ratios[r->nratios++] = x;
+        }
+    }
+    return 0;
+}
+
+static int load(struct fl__mr_report *r, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/runs.json", r->dir);
+    char *text = slurp(path);
+    if (!text) {
+        int e = errno;
+        seterr(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    r->runs_json = cJSON_Parse(text);
+    free(text);
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
+    if (!cJSON_IsArray(runs)) {
+        seterr(err, errlen, "%s: not a matrix folder's runs.json (no \"runs\" array)", path);
+        return -EINVAL;
+    }
+    r->manifest = cJSON_GetObjectItemCaseSensitive(r->runs_json, "manifest");
+    r->summaries = cJSON_CreateArray();
+    r->runs = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof(*r->runs));
+    if (!r->summaries || !r->runs) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, runs)
+    {
+        struct fl__mr_run *run = &r->runs[r->n++];
+        run->name = jstr(it, "name");
+        run->mode = jstr(it, "mode");
+        run->free_policy = jstr(it, "free_policy");
+        run->allocator = jstr(it, "allocator");
+        run->spec = jstr(it, "allocator_spec");
+        run->dir = jstr(it, "dir");
+        run->status = jstr(it, "status");
+        run->error = jstr(it, "error");
+        /* A dir that climbs out of the folder is not followed. */
+        if (run->dir && (run->dir[0] == '/' || strstr(run->dir, "..")))
+            run->dir = NULL;
+        load_run(r, run);
+        run->returned = !isnan(run->rss_peak) && run->rss_peak > 0 && !isnan(run->rss_idle)
+                            ? (run->rss_peak - run->rss_idle) / run->rss_peak
+                            : NAN;
+    }
+    if (ratios(r)) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, size_t errlen)
+{
+    struct fl__mr_report r = {.dir = dir};
+    int rc = load(&r, err, errlen);
+    if (rc == 0)
+        rc = fl__mr_write_csv(&r, err, errlen);
+    if (rc == 0)
+        rc = fl__mr_write_json(&r, err, errlen);
+    if (rc == 0 && table_out)
+        fl__mr_print_table(table_out, &r);
+    if (rc == 0 && plots)
+        r.plots = fl__mr_plot(&r);
+    if (rc == 0)
+        rc = fl__mr_write_html(&r, err, errlen);
+    cJSON_Delete(r.runs_json);
+    cJSON_Delete(r.summaries);
+    free(r.runs);
+    free(r.ratios);
+    return rc;
+}
+
+int fl_lg_cmd_report(int argc, char **argv)
+{
+    const char *dir = NULL;
+    bool plots = true;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-plots")) {
+            plots = false;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: " PROG " DIR [--no-plots]\n"
+                   "Rebuilds DIR/matrix.csv, matrix.json, index.html and the plots of a\n"
+                   "`fraglab-loadgen matrix` folder from what is on disk (runs may be partial).\n");
+            return 0;
+        } else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, PROG ": unexpected argument '%s' (usage: " PROG " DIR [--no-plots])\n",
+                    argv[i]);
+            return 2;
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, PROG ": no folder given (usage: " PROG " DIR [--no-plots])\n");
+        return 2;
+    }
+    char err[512];
+    if (fl_lg_report_dir(dir, plots, stdout, err, sizeof(err))) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    printf("report: %s/index.html (table: %s/matrix.csv)\n", dir, dir);
+    return 0;
+}

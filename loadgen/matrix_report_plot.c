@@ -1,0 +1,216 @@
+/* matrix_report_plot.c - DIR/plots.gp and its PNGs (rss.png, alloc.png,
+ * bars.png) through gnuplot, run with posix_spawnp in DIR so the script
+ * reads the runs' CSVs by relative path and can be rerun by hand. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "matrix_report_internal.h"
+
+extern char **environ;
+
+#define MIB 1048576.0
+
+/* A gnuplot single-quoted string: only ' needs doubling. */
+static void gq(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; s && *s; s++) {
+        if (*s == '\'')
+            fputc('\'', f);
+        if (*s != '\n')
+            fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+static bool plotted(const struct fl__mr_run *run)
+{
+    return run->has_csv && run->dir && run->col_t > 0 && run->col_rss > 0;
+}
+
+/* The modes with something to plot, in first-seen order. */
+static int modes(const struct fl__mr_report *r, const char **m, int max)
+{
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!plotted(&r->runs[i]) || !r->runs[i].mode)
+            continue;
+        int k = 0;
+        while (k < n && strcmp(m[k], r->runs[i].mode) != 0)
+            k++;
+        if (k == n && n < max)
+            m[n++] = r->runs[i].mode;
+    }
+    return n;
+}
+
+/* One panel per mode: every allocator's `what` over time. */
+static void panels(FILE *f, const struct fl__mr_report *r, const char **m, int nm, bool alloc)
+{
+    double tmax = 1, ymax = 1;
+    for (int i = 0; i < r->n; i++)
+        if (plotted(&r->runs[i])) {
+            tmax = fmax(tmax, r->runs[i].t_end);
+            ymax = fmax(ymax, r->runs[i].mem_max / MIB);
+        }
+    fprintf(f, "set multiplot layout %d,1\nset xrange [0:%g]\nset yrange [0:%g]\n", nm, tmax,
+            ymax * 1.1);
+    /* Fixed margins keep the panels' time axes aligned whatever their keys. */
+    fprintf(f, "set lmargin 10\nset rmargin at screen 0.78\n");
+    fprintf(f, "set xlabel 'time (s)'\nset ylabel '%s (MiB)'\n", alloc ? "bytes" : "RSS");
+    for (int k = 0; k < nm; k++) {
+        double idle = NAN;
+        for (int i = 0; i < r->n; i++)
+            if (plotted(&r->runs[i]) && !strcmp(r->runs[i].mode, m[k]) &&
+                !isnan(r->runs[i].idle_start))
+                idle = isnan(idle) ? r->runs[i].idle_start : fmin(idle, r->runs[i].idle_start);
+        fputs("unset object\n", f);
+        if (!isnan(idle))
+            fprintf(f,
+                    "set object 1 rect from %g, graph 0 to graph 1, graph 1 behind "
+                    "fc rgb '#e8e8e8' fs solid noborder\n",
+                    idle);
+        fputs("set title ", f);
+        gq(f, m[k]);
+        fputs(isnan(idle) ? "\nplot " : " . ' (grey: idle tail)'\nplot ", f);
+        int lc = 0, marked = 0;
+        for (int i = 0; i < r->n; i++) {
+            const struct fl__mr_run *run = &r->runs[i];
+            if (!plotted(run) || strcmp(run->mode, m[k]) != 0)
+                continue;
+            char file[PATH_MAX];
+            snprintf(file, sizeof(file), "%s/timeseries.csv", run->dir);
+            lc++;
+            const char *label = run->spec ? run->spec : run->allocator;
+            if (!alloc) {
+                gq(f, file);
+                fprintf(f, " using %d:($%d/%.0f) with linespoints pt 7 ps 0.4 lw 2 lc %d title ",
+                        run->col_t, run->col_rss, MIB, lc);
+                gq(f, label);
+                if (run->nsteps) {
+                    fprintf(f, ", '-' using 1:2 with points pt 9 ps 2 lc %d %s, ", lc,
+                            marked++ ? "notitle" : "title 'stair-step'");
+                } else
+                    fputs(", ", f);
+                continue;
+            }
+            for (int c = 0; c < 2; c++) {
+                int col = c ? run->col_res : run->col_alloc;
+                if (col <= 0 || isnan(c ? run->res_peak : run->alloc_peak))
+                    continue;
+                gq(f, file);
+                fprintf(f, " using %d:($%d/%.0f) with lines lw 2 dt %d lc %d title ", run->col_t,
+                        col, MIB, c ? 2 : 1, lc);
+                char t[200];
+                snprintf(t, sizeof(t), "%s %s", label, c ? "resident" : "allocated");
+                gq(f, t);
+                fputs(", ", f);
+            }
+        }
+        fputs("NaN notitle\n", f);
+        /* The inline data of the stair-step markers, in plot order. */
+        for (int i = 0; !alloc && i < r->n; i++) {
+            const struct fl__mr_run *run = &r->runs[i];
+            if (!plotted(run) || strcmp(run->mode, m[k]) != 0 || !run->nsteps)
+                continue;
+            for (int s = 0; s < run->nsteps && s < FL__MR_MAX_STEPS; s++)
+                fprintf(f, "%g,%g\n", run->steps[s].t_s, run->steps[s].at / MIB);
+            fputs("e\n", f);
+        }
+    }
+    fputs("unset multiplot\nunset object\n", f);
+}
+
+static void bars(FILE *f, const struct fl__mr_report *r)
+{
+    fputs("$bars << EOD\n", f);
+    for (int i = 0; i < r->n; i++) {
+        const struct fl__mr_run *run = &r->runs[i];
+        if (!run->has_csv && !run->has_summary)
+            continue;
+        double v[] = {run->rss_peak / MIB, run->rss_steady / MIB, run->rss_idle / MIB, run->rps};
+        fprintf(f, "\"%s\"", run->name ? run->name : "?");
+        for (size_t k = 0; k < 4; k++)
+            fprintf(f, isnan(v[k]) ? ",?" : ",%g", v[k]);
+        fputc('\n', f);
+    }
+    fputs("EOD\nset lmargin -1\nset rmargin -1\nset multiplot layout 1,2\nset key inside top "
+          "right\nset style data histogram\n"
+          "set style histogram cluster gap 1\nset style fill solid 0.8 border -1\n"
+          "set xtics rotate by -30\nset xrange [*:*]\nset yrange [0:*]\nunset xlabel\n"
+          "set title 'RSS per run'\nset ylabel 'MiB'\n"
+          "plot $bars using 2:xtic(1) title 'peak', '' using 3 title 'steady', "
+          "'' using 4 title 'after idle'\n"
+          "set title 'throughput per run'\nset ylabel 'req/s'\n"
+          "plot $bars using 5:xtic(1) title 'req/s' lc 3\nunset multiplot\n",
+          f);
+}
+
+static int script(const struct fl__mr_report *r, const char *path)
+{
+    const char *m[8];
+    int nm = modes(r, m, 8);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fputs("# plots.gp - written by fraglab-loadgen report; run `gnuplot plots.gp` in this\n"
+          "# folder. Empty CSV cells are missing values.\n"
+          "set datafile separator ','\nset datafile missing '?'\n"
+          "set termoption noenhanced\nset key outside right top\nset grid\n",
+          f);
+    if (nm) {
+        fprintf(f, "set terminal pngcairo size 1200,%d noenhanced\nset output 'rss.png'\n",
+                300 * nm + 100);
+        panels(f, r, m, nm, false);
+        fprintf(f, "set output 'alloc.png'\n");
+        panels(f, r, m, nm, true);
+    }
+    fputs("set terminal pngcairo size 1200,500 noenhanced\nset output 'bars.png'\n", f);
+    bars(f, r);
+    fputs("set output\n", f);
+    bool bad = ferror(f);
+    return fclose(f) != 0 || bad ? -EIO : 0;
+}
+
+bool fl__mr_plot(const struct fl__mr_report *r)
+{
+    char gp[PATH_MAX], log[PATH_MAX];
+    snprintf(gp, sizeof(gp), "%s/plots.gp", r->dir);
+    snprintf(log, sizeof(log), "%s/plots.log", r->dir);
+    int rc = script(r, gp);
+    if (rc) {
+        fprintf(stderr, "report: warning: %s: %s; no plots\n", gp, strerror(-rc));
+        return false;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, r->dir);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "plots.log", O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    char *argv[] = {"gnuplot", "plots.gp", NULL};
+    pid_t pid;
+    rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        fprintf(stderr, "report: warning: gnuplot: %s; no plots (install gnuplot-nox)\n",
+                strerror(rc));
+        return false;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "report: warning: gnuplot failed (see %s); plots may be missing\n", log);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,336 @@
+/* test_matrix_report.c - `fraglab-loadgen report` over a synthetic matrix
+ * folder: tpc-glibc flat under load and returning in the idle tail,
+ * ws-glibc with two stair-steps that hold, ws-owner-glibc flat, a failed
+ * tpc-jemalloc whose error holds '<' and '&', and ws-jemalloc still running
+ * (no summary, a half-written last CSV line). Checks matrix.csv's rows and
+ * figures, the ratios in matrix.json, index.html (table, escaping) and
+ * that no plots are made with plots = false.
+ * `test_matrix_report --write-fake DIR` only writes the folder (for
+ * check_report_html.sh). */
+#include "matrix_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#define MIB 1048576.0
+
+static const char csv_header[] =
+    "t_s,phase,warmup,requests,rps,errors,p50_us,p90_us,p99_us,max_us,rss_bytes,"
+    "rss_anon_bytes,lazyfree_bytes,anon_huge_bytes,allocated_bytes,active_bytes,"
+    "resident_bytes,mapped_bytes,retained_bytes,metadata_bytes,frag_ratio,"
+    "cross_thread_frees,task_migrations,server_connections,held_bytes\n";
+
+/* One row: RSS and allocated in MiB; resident left empty (glibc-like). */
+static void row(FILE *f, double t, bool idle, bool warm, int req, int p99, double rss_mib,
+                double alloc_mib, int cross)
+{
+    fprintf(f, "%.3f,%s,%d,%d,%d,0,", t, idle ? "idle-tail" : "main", warm, req, req);
+    if (idle)
+        fputs(",,,,", f);
+    else
+        fprintf(f, "100,200,%d,%d,", p99, p99 * 2);
+    fprintf(f, "%.0f,%.0f,%d,0,%.0f,,,,,,%.4f,%d,0,%d,0\n", rss_mib * MIB, rss_mib * MIB,
+            idle ? 4096 : 0, alloc_mib * MIB, (rss_mib - alloc_mib) / alloc_mib, cross,
+            idle ? 0 : 10);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Load rows t = 1..8 (t = 1 is warm-up), idle-tail rows t = 9..12. */
+static void write_run(const char *root, const char *name, const double *rss, int nrows,
+                      bool summary, double rps)
+{
+    char d[1024];
+    snprintf(d, sizeof(d), "%s/runs/%s", root, name);
+    assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
+    char p[1100];
+    snprintf(p, sizeof(p), "%s/timeseries.csv", d);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(csv_header, f);
+    for (int i = 0; i < nrows; i++)
+        row(f, i + 1, i >= 8, i == 0, i >= 8 ? 0 : 1000, 500 + 10 * i, rss[i], 10, 100 * i);
+    if (!summary)
+        fputs("4.000,main,0,10", f); /* being written */
+    fclose(f);
+    if (!summary)
+        return;
+    char s[1024];
+    snprintf(s, sizeof(s),
+             "{\"throughput_rps\": %.1f, \"latency_us\": {\"p99\": 777},"
+             " \"server\": {\"allocator\": \"glibc\", \"allocator_version\": \"2.36\","
+             " \"rss_peak_bytes\": 1, \"cross_thread_frees\": 5}}\n",
+             rps);
+    write_file(d, "summary.json", s);
+}
+
+static const double tpc_glibc[] = {40, 50, 50, 51, 50, 50, 50, 50, 30, 20, 20, 20};
+static const double ws_glibc[] = {40, 50, 50, 70, 70, 70, 90, 90, 88, 88, 88, 88};
+static const double owner_glibc[] = {40, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50};
+static const double ws_jemalloc[] = {40, 60, 61};
+
+static const char runs_json[] =
+    "{\"scenario\": \"quick\", \"duration_s\": 8, \"idle_s\": 4, \"interval_s\": 1,"
+    " \"started_at\": \"2026-01-01T00:00:00Z\", \"manifest\": {\"kernel\": \"6.1.0-test\","
+    " \"glibc\": \"2.36\", \"thp\": \"always [madvise] never\", \"cpus\": 2,"
+    " \"server_threads\": 2, \"command\": [\"matrix\", \"--idle\", \"4s\"]}, \"runs\": ["
+    "{\"name\": \"tpc-glibc\", \"mode\": \"tpc\", \"free_policy\": \"local\","
+    " \"allocator\": \"glibc\", \"allocator_spec\": \"glibc\", \"dir\": \"runs/tpc-glibc\","
+    " \"status\": \"ok\", \"error\": null},"
+    "{\"name\": \"ws-glibc\", \"mode\": \"ws\", \"free_policy\": \"local\","
+    " \"allocator\": \"glibc\", \"allocator_spec\": \"glibc\", \"dir\": \"runs/ws-glibc\","
+    " \"status\": \"ok\", \"error\": null},"
+    "{\"name\": \"ws-owner-glibc\", \"mode\": \"ws-owner\", \"free_policy\": \"owner\","
+    " \"allocator\": \"glibc\", \"allocator_spec\": \"glibc\", \"dir\": \"runs/ws-owner-glibc\","
+    " \"status\": \"ok\", \"error\": null},"
+    "{\"name\": \"tpc-jemalloc\", \"mode\": \"tpc\", \"free_policy\": \"local\","
+    " \"allocator\": \"jemalloc\", \"allocator_spec\": \"jemalloc:dirty_decay_ms:0\","
+    " \"dir\": \"runs/tpc-jemalloc\", \"status\": \"failed\","
+    " \"error\": \"refused: <script>x</script> & gone\"},"
+    "{\"name\": \"ws-jemalloc\", \"mode\": \"ws\", \"free_policy\": \"local\","
+    " \"allocator\": \"jemalloc\", \"allocator_spec\": \"jemalloc\","
+    " \"dir\": \"runs/ws-jemalloc\", \"status\": \"pending\", \"error\": null}]}\n";
+
+static void write_fake(const char *root)
+{
+    char d[1024];
+    assert_true(mkdir(root, 0777) == 0 || errno == EEXIST);
+    snprintf(d, sizeof(d), "%s/runs", root);
+    assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
+    write_file(root, "runs.json", runs_json);
+    write_run(root, "tpc-glibc", tpc_glibc, 12, true, 1000);
+    write_run(root, "ws-glibc", ws_glibc, 12, true, 2000);
+    write_run(root, "ws-owner-glibc", owner_glibc, 12, true, 1500);
+    write_run(root, "ws-jemalloc", ws_jemalloc, 3, false, 0);
+    snprintf(d, sizeof(d), "%s/runs/tpc-jemalloc", root);
+    assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
+}
+
+static char *slurp(const char *root, const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", root, name);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return NULL;
+    static char buf[1 << 17];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* The cell of matrix.csv in the row named `name` under column `col`
+ * (no quoted commas in these rows). */
+static bool csv_cell(const char *csv, const char *name, const char *col, char *out, size_t n)
+{
+    char *copy = strdup(csv), *save = NULL;
+    int want = -1;
+    bool found = false;
+    char *hdr = strtok_r(copy, "\n", &save);
+    char *f[64];
+    int nf = 0;
+    for (char *p = hdr; p && nf < 64; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        f[nf++] = p;
+    for (int k = 0; k < nf; k++)
+        if (!strncmp(f[k], col, strlen(col)) && (f[k][strlen(col)] == ',' || !f[k][strlen(col)]))
+            want = k;
+    for (char *line = strtok_r(NULL, "\n", &save); line && want >= 0 && !found;
+         line = strtok_r(NULL, "\n", &save)) {
+        nf = 0;
+        for (char *p = line; p && nf < 64;) {
+            f[nf++] = p;
+            p = strchr(p, ',');
+            if (p)
+                *p++ = '\0';
+        }
+        if (nf > want && nf > 2 && !strcmp(f[2], name)) {
+            snprintf(out, n, "%s", f[want]);
+            found = true;
+        }
+    }
+    free(copy);
+    return found;
+}
+
+static double csv_num(const char *csv, const char *name, const char *col)
+{
+    char b[256];
+    if (!csv_cell(csv, name, col, b, sizeof(b)))
+        fail_msg("matrix.csv: no %s / %s", name, col);
+    return b[0] ? strtod(b, NULL) : NAN;
+}
+
+static char root[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof(root), "/tmp/fraglab-test-report-%d", (int)getpid());
+    write_fake(root);
+    char err[256] = "";
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = fl_lg_report_dir(root, false, devnull, err, sizeof(err));
+    fclose(devnull);
+    if (rc)
+        fprintf(stderr, "report: %s\n", err);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_csv_rows(void **state)
+{
+    (void)state;
+    char *csv = slurp(root, "matrix.csv");
+    assert_non_null(csv);
+    assert_true(!strncmp(csv, "mode,allocator,", 15));
+    int lines = 0;
+    for (const char *p = csv; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 1 + 5);
+    char b[256];
+    assert_true(csv_cell(csv, "tpc-jemalloc", "status", b, sizeof(b)));
+    assert_string_equal(b, "failed");
+    assert_true(csv_cell(csv, "ws-glibc", "mode", b, sizeof(b)));
+    assert_string_equal(b, "ws");
+    free(csv);
+}
+
+static void test_csv_figures(void **state)
+{
+    (void)state;
+    char *csv = slurp(root, "matrix.csv");
+    assert_non_null(csv);
+    /* tpc-glibc: peak 51 MiB at t = 4, steady the median of t = 5..8, 20 MiB after idle. */
+    assert_true(csv_num(csv, "tpc-glibc", "rss_peak_bytes") == 51 * MIB);
+    assert_true(csv_num(csv, "tpc-glibc", "rss_steady_bytes") == 50 * MIB);
+    assert_true(csv_num(csv, "tpc-glibc", "rss_after_idle_bytes") == 20 * MIB);
+    assert_float_equal(csv_num(csv, "tpc-glibc", "returned_share"), 31.0 / 51, 1e-4);
+    assert_true(csv_num(csv, "tpc-glibc", "stair_steps") == 0);
+    assert_true(csv_num(csv, "tpc-glibc", "throughput_rps") == 1000); /* the summary's */
+    assert_true(csv_num(csv, "tpc-glibc", "p99_us") == 777);
+    assert_true(csv_num(csv, "tpc-glibc", "allocated_peak_bytes") == 10 * MIB);
+    assert_true(csv_num(csv, "tpc-glibc", "lazyfree_after_idle_bytes") == 4096);
+    assert_true(csv_num(csv, "tpc-glibc", "cross_thread_frees") == 700); /* last load row */
+    assert_true(isnan(csv_num(csv, "tpc-glibc", "resident_peak_bytes")));
+    /* ws-glibc: two steps (t = 4: 50 -> 70, t = 7: 70 -> 90) that hold through idle. */
+    assert_true(csv_num(csv, "ws-glibc", "stair_steps") == 2);
+    char b[256];
+    assert_true(csv_cell(csv, "ws-glibc", "stair_step_times_s", b, sizeof(b)));
+    assert_string_equal(b, "4.000;7.000");
+    assert_true(csv_num(csv, "ws-glibc", "rss_peak_bytes") == 90 * MIB);
+    assert_true(csv_num(csv, "ws-glibc", "rss_after_idle_bytes") == 88 * MIB);
+    assert_true(csv_num(csv, "ws-owner-glibc", "stair_steps") == 0);
+    /* The failed run has no figures; the partial one has its rows' figures. */
+    assert_true(isnan(csv_num(csv, "tpc-jemalloc", "rss_peak_bytes")));
+    assert_true(isnan(csv_num(csv, "tpc-jemalloc", "stair_steps")));
+    assert_true(csv_num(csv, "ws-jemalloc", "complete") == 0);
+    assert_true(csv_num(csv, "ws-jemalloc", "load_rows") == 3); /* the half line left out */
+    assert_true(csv_num(csv, "ws-jemalloc", "rss_peak_bytes") == 61 * MIB);
+    assert_true(csv_num(csv, "ws-jemalloc", "throughput_rps") == 1000); /* rows after warm-up */
+    assert_true(csv_num(csv, "ws-jemalloc", "p99_us") == 520);
+    assert_true(isnan(csv_num(csv, "ws-jemalloc", "rss_after_idle_bytes")));
+    free(csv);
+}
+
+static void test_ratios(void **state)
+{
+    (void)state;
+    char *text = slurp(root, "matrix.json");
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    const cJSON *ratios = cJSON_GetObjectItemCaseSensitive(j, "ratios");
+    assert_int_equal(cJSON_GetArraySize(ratios), 2); /* ws and ws-owner over tpc, glibc only */
+    const cJSON *r = cJSON_GetArrayItem(ratios, 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "ratio")->valuestring, "ws/tpc");
+    assert_float_equal(cJSON_GetObjectItemCaseSensitive(r, "rss_peak")->valuedouble, 90.0 / 51,
+                       1e-9);
+    assert_float_equal(cJSON_GetObjectItemCaseSensitive(r, "rss_after_idle")->valuedouble, 4.4,
+                       1e-9);
+    r = cJSON_GetArrayItem(ratios, 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "ratio")->valuestring, "ws-owner/tpc");
+    assert_float_equal(cJSON_GetObjectItemCaseSensitive(r, "rss_after_idle")->valuedouble, 2.5,
+                       1e-9);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "manifest");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "kernel")->valuestring, "6.1.0-test");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "rows")), 5);
+    cJSON_Delete(j);
+}
+
+static void test_html(void **state)
+{
+    (void)state;
+    char *html = slurp(root, "index.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<table id=\"matrix\">"));
+    int rows = 0;
+    for (const char *p = html; (p = strstr(p, "<tr class=\"run")); p++)
+        rows++;
+    assert_int_equal(rows, 5);
+    assert_non_null(strstr(html, "refused: &lt;script&gt;x&lt;/script&gt; &amp; gone"));
+    assert_null(strstr(html, "<script>"));
+    assert_non_null(strstr(html, "always [madvise] never"));
+    assert_non_null(strstr(html, "How to read this"));
+    assert_null(strstr(html, "<img")); /* plots = false */
+    free(html);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/rss.png", root);
+    assert_int_equal(access(p, F_OK), -1);
+    snprintf(p, sizeof(p), "%s/plots.gp", root);
+    assert_int_equal(access(p, F_OK), -1);
+}
+
+static void test_missing_dir(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_true(fl_lg_report_dir("/nonexistent/fraglab", false, NULL, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "runs.json"));
+    char *argv[] = {"report", NULL};
+    assert_int_equal(fl_lg_cmd_report(1, argv), 2);
+    char *argv2[] = {"report", "/nonexistent/fraglab", "--no-plots", NULL};
+    assert_int_equal(fl_lg_cmd_report(3, argv2), 1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--write-fake")) {
+        write_fake(argv[2]);
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_rows),    cmocka_unit_test(test_csv_figures),
+        cmocka_unit_test(test_ratios),      cmocka_unit_test(test_html),
+        cmocka_unit_test(test_missing_dir),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
