@@ -292,12 +292,14 @@ static void figures(const struct series *s, struct fl__mr_run *run)
         run->rss_peak = v[C_RSS][peak];
         run->alloc_peak = v[C_ALLOC][peak];
         run->res_peak = v[C_RES][peak];
+        /* At the peak, not at the end: once the connections close, little
+         * stays allocated and the ratio says nothing of the load. */
+        run->frag_peak = v[C_FRAG][peak];
     }
     /* The last half of the load rows, the odd one in the later half. */
     if (run->load_rows)
         run->rss_steady = median(v[C_RSS], nload - (size_t)(run->load_rows + 1) / 2, nload);
     if (last_load != SIZE_MAX) {
-        run->frag_end = v[C_FRAG][last_load];
         run->cross_frees = v[C_CROSS][last_load];
     }
     if (last_idle != SIZE_MAX) {
@@ -314,7 +316,7 @@ static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
 {
     double *figs[] = {&run->rps,         &run->p99_us,      &run->rss_peak,   &run->rss_steady,
                       &run->rss_idle,    &run->returned,    &run->alloc_peak, &run->res_peak,
-                      &run->alloc_idle,  &run->res_idle,    &run->frag_end,   &run->lazy_idle,
+                      &run->alloc_idle,  &run->res_idle,    &run->frag_peak,  &run->lazy_idle,
                       &run->cross_frees, &run->cross_share, &run->idle_start};
     for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
         *figs[i] = NAN;

@@ -68,7 +68,7 @@ static void table(FILE *f, const struct fl__mr_report *r)
           "</th><th class=\"l\">status</th><th>req/s</th><th>p99 (us)</th><th>RSS peak</th>"
           "<th>RSS steady</th><th>RSS after idle</th><th>returned</th><th>allocated at peak</th>"
           "<th>resident at peak</th><th>allocated after idle</th><th>resident after idle</th>"
-          "<th>frag end of load</th><th>LazyFree after idle</th><th>cross-thread frees</th>"
+          "<th>frag at peak</th><th>LazyFree after idle</th><th>cross-thread frees</th>"
           "<th>stair-steps</th></tr></thead><tbody>\n",
           f);
     for (int i = 0; i < r->n; i++) {
@@ -91,7 +91,7 @@ static void table(FILE *f, const struct fl__mr_report *r)
         td_bytes(f, run->res_peak);
         td_bytes(f, run->alloc_idle);
         td_bytes(f, run->res_idle);
-        td_num(f, run->frag_end, 2, "");
+        td_num(f, run->frag_peak, 2, "");
         td_bytes(f, run->lazy_idle);
         if (!isnan(run->cross_share))
             td_num(f, run->cross_share * 100, 1, " %");

@@ -31,7 +31,7 @@ struct fl__mr_run {
     double rps, p99_us;
     double rss_peak, rss_steady, rss_idle, returned;
     double alloc_peak, res_peak, alloc_idle, res_idle;
-    double frag_end, lazy_idle, cross_frees, cross_share;
+    double frag_peak, lazy_idle, cross_frees, cross_share;
     int nsteps;
     struct fl__mr_step steps[FL__MR_MAX_STEPS];
     /* For the pictures: the time axis, where the idle tail starts (NAN:

@@ -20,7 +20,7 @@
     X(resident_peak_bytes, res_peak, 0)                                                            \
     X(allocated_after_idle_bytes, alloc_idle, 0)                                                   \
     X(resident_after_idle_bytes, res_idle, 0)                                                      \
-    X(frag_ratio_end_load, frag_end, 4)                                                            \
+    X(frag_ratio_at_peak, frag_peak, 4)                                                            \
     X(lazyfree_after_idle_bytes, lazy_idle, 0)                                                     \
     X(cross_thread_frees, cross_frees, 0)                                                          \
     X(cross_thread_free_share, cross_share, 4)
@@ -241,7 +241,7 @@ void fl__mr_print_table(FILE *f, const struct fl__mr_report *r)
         fl__mr_num(ret, sizeof(ret), run->returned * 100, 1);
         if (ret[0])
             strcat(ret, "%");
-        fl__mr_num(fr, sizeof(fr), run->frag_end, 2);
+        fl__mr_num(fr, sizeof(fr), run->frag_peak, 2);
         snprintf(steps, sizeof(steps), run->has_csv ? "%d" : "", run->nsteps);
         const char *status = run->status ? run->status : "?";
         if (run->has_csv && !run->has_summary &&

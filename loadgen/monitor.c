@@ -171,6 +171,8 @@ static void from_stats(const cJSON *root, struct fl_lg_sample *s, struct fl_lg_s
         s->task_migrations = num(tot, "task_migrations_total");
         s->connections_open = num(tot, "connections_open");
         s->held_bytes = num(tot, "held_bytes");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(tot, "cross_thread_free_share");
+        s->cross_share = cJSON_IsNumber(x) ? x->valuedouble : NAN;
     }
     if (!info->known) {
         info->known = true;
@@ -191,6 +193,7 @@ void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
     s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
     s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
     s->frag_ratio = NAN;
+    s->cross_share = NAN;
     s->cross_thread_frees = s->task_migrations = s->connections_open = s->held_bytes = FL_NA;
     if (m->pid > 0 && fl_procmem_read(m->pid, &s->mem) != 0)
         s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};

@@ -28,7 +28,8 @@ struct fl_lg_server_info {
 struct fl_lg_sample {
     struct fl_procmem mem; /* rss, rss_anon, lazyfree, anon_huge */
     int64_t allocated, active, resident, mapped, retained, metadata;
-    double frag_ratio; /* NaN when not known */
+    double frag_ratio;  /* NaN when not known */
+    double cross_share; /* cross-thread frees / buffer frees; NaN when not known */
     int64_t cross_thread_frees, task_migrations, connections_open, held_bytes;
 };
 

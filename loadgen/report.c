@@ -162,6 +162,7 @@ static void add_server(cJSON *root, const struct fl_lg_result *r)
             none.cross_thread_frees = none.task_migrations = none.connections_open =
                 none.held_bytes = FL_NA;
         none.frag_ratio = NAN;
+        none.cross_share = NAN;
         s = &none;
     }
     add_i64(o, "rss_final_bytes", s->mem.rss);
@@ -179,6 +180,10 @@ static void add_server(cJSON *root, const struct fl_lg_result *r)
     else
         cJSON_AddNumberToObject(o, "frag_ratio", s->frag_ratio);
     add_i64(o, "cross_thread_frees", s->cross_thread_frees);
+    if (isnan(s->cross_share))
+        cJSON_AddNullToObject(o, "cross_thread_free_share");
+    else
+        cJSON_AddNumberToObject(o, "cross_thread_free_share", s->cross_share);
     add_i64(o, "task_migrations", s->task_migrations);
 }
 
