@@ -416,10 +416,8 @@ static void send_request(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     c->msg.msg_iov = c->iov;
     c->msg.msg_iovlen = (size_t)n;
     c->to_send = c->req.head_len + c->req.body_len;
-    if (!c->tcp) {
-        fl_resp_init(&c->resp);
+    if (!c->tcp)
         fl_resp_expect(&c->resp, &c->req.want);
-    }
     c->seen = 0;
     c->sent = c->answered = false;
     c->verdict = FL_RESP_MORE;
@@ -467,6 +465,8 @@ static void on_connect(struct fl_lg_thread *t, struct conn *c, int res, uint64_t
         return;
     }
     c->failed_connect = false;
+    if (!c->tcp)
+        fl_resp_init(&c->resp); /* one parser per connection, an expectation per answer */
     t->cur.c.connections++;
     t->total.c.connections++; /* warm-up included: most connections open at the start */
     c->state = C_READY;

@@ -21,6 +21,7 @@
 #include "matrix.h"
 #include "matrix_report.h"
 #include "monitor.h"
+#include "paths.h"
 #include "report.h"
 #include "request.h"
 #include "scenario.h"
@@ -238,22 +239,11 @@ static int resolve(const char *flag, const char *text, struct sockaddr_storage *
 /* config/quick.ini of the tree this binary was built in (build/bin/..). */
 static const char *default_scenario(char *buf, size_t len)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    static const char *const tries[] = {"/../../config/quick.ini", "/../config/quick.ini",
-                                        "/../share/fraglab/quick.ini"};
-    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-        snprintf(buf, len, "%s%s", exe, tries[i]);
-        if (access(buf, R_OK) == 0)
+    static const char *const tries[] = {"../../config/quick.ini", "../config/quick.ini",
+                                        "../share/fraglab/quick.ini"};
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+        if (fl_lg_beside_exe(tries[i], buf, len) && access(buf, R_OK) == 0)
             return buf;
-    }
     return NULL;
 }
 
@@ -350,25 +340,6 @@ static void on_sigint(int sig)
 }
 
 /* ------------------------------------------------------------- the output */
-
-static int make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -errno;
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
 
 static FILE *open_out(const char *dir, const char *name, char *path, size_t len)
 {
@@ -620,7 +591,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         localtime_r(&now, &tm);
         strftime(outdir, sizeof(outdir), "results/run-%Y%m%d-%H%M%S", &tm);
     }
-    int rc = make_dirs(outdir);
+    int rc = fl_lg_make_dirs(outdir);
     if (rc) {
         fprintf(stderr, PROG ": --out %s: %s\n", outdir, strerror(-rc));
         goto out;

@@ -25,6 +25,7 @@
 
 #include "matrix_report.h"
 #include "monitor.h"
+#include "paths.h"
 #include "scenario.h"
 
 #define PROG "fraglab-loadgen matrix"
@@ -117,20 +118,6 @@ static void label_of(const char *spec, char *out, size_t len)
                               ? *p
                               : '_');
     out[k] = '\0';
-}
-
-static const char *sibling(const char *name, char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    return snprintf(buf, len, "%s/%s", exe, name) < (int)len ? buf : NULL;
 }
 
 static int free_port(void)
@@ -597,7 +584,7 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     }
     char server_buf[PATH_MAX], loadgen[PATH_MAX];
     if (!o.server)
-        o.server = sibling("fraglab-server", server_buf, sizeof(server_buf));
+        o.server = fl_lg_beside_exe("fraglab-server", server_buf, sizeof(server_buf));
     if (!o.server || access(o.server, X_OK) != 0) {
         fprintf(stderr, PROG ": no fraglab-server at %s: give --server PATH\n",
                 o.server ? o.server : "(unknown)");
@@ -621,14 +608,9 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     }
     char runs_dir[PATH_MAX + 8];
     snprintf(runs_dir, sizeof(runs_dir), "%s/runs", dir);
-    for (char *p = runs_dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(runs_dir, 0777);
-            *p = '/';
-        }
-    if (mkdir(runs_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, PROG ": %s: %s\n", runs_dir, strerror(errno));
+    int mrc = fl_lg_make_dirs(runs_dir);
+    if (mrc) {
+        fprintf(stderr, PROG ": %s: %s\n", runs_dir, strerror(-mrc));
         return 1;
     }
 
