@@ -258,12 +258,16 @@ static void figures(const struct series *s, struct fl__mr_run *run)
 {
     double **v = (double **)s->v;
     size_t nload = 0, peak = SIZE_MAX, last_idle = SIZE_MAX, last_load = SIZE_MAX;
+    size_t busy_peak = SIZE_MAX; /* the highest RSS among rows that served requests */
     double req = 0, secs = 0, prev_t = 0;
     for (size_t i = 0; i < s->n; i++) {
         bool idle = v[C_PHASE][i] > 0;
         double t = v[C_T][i];
         if (!isnan(v[C_RSS][i]) && (peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][peak]))
             peak = i;
+        if (!idle && v[C_REQ][i] > 0 && !isnan(v[C_RSS][i]) &&
+            (busy_peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][busy_peak]))
+            busy_peak = i;
         if (idle) {
             run->idle_rows++;
             last_idle = i;
@@ -288,13 +292,18 @@ static void figures(const struct series *s, struct fl__mr_run *run)
             prev_t = run->t_end = t;
     }
     run->rps = secs > 0 ? req / secs : NAN;
-    if (peak != SIZE_MAX) {
+    if (peak != SIZE_MAX)
         run->rss_peak = v[C_RSS][peak];
-        run->alloc_peak = v[C_ALLOC][peak];
-        run->res_peak = v[C_RES][peak];
-        /* At the peak, not at the end: once the connections close, little
-         * stays allocated and the ratio says nothing of the load. */
-        run->frag_peak = v[C_FRAG][peak];
+    /* The allocator's figures at the RSS peak under load, not at the end nor
+     * at an RSS peak reached while idle (an allocator that keeps its pages
+     * can creep up by a page or two after the load stops): once requests
+     * stop, little stays allocated and RSS/allocated says nothing of the
+     * load. */
+    size_t at = busy_peak != SIZE_MAX ? busy_peak : peak;
+    if (at != SIZE_MAX) {
+        run->alloc_peak = v[C_ALLOC][at];
+        run->res_peak = v[C_RES][at];
+        run->frag_peak = v[C_FRAG][at];
     }
     /* The last half of the load rows, the odd one in the later half. */
     if (run->load_rows)

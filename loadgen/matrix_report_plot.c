@@ -50,6 +50,34 @@ static int modes(const struct fl__mr_report *r, const char **m, int max)
     return n;
 }
 
+static const char *label_of(const struct fl__mr_run *run)
+{
+    return run->spec ? run->spec : run->allocator ? run->allocator : "?";
+}
+
+/* An allocator's colour, the same in every panel and plot: its place among
+ * the distinct allocator labels of the whole matrix, in first-seen order, so
+ * a pairing missing from one mode does not shift the others' colours. */
+static const char *colour(const struct fl__mr_report *r, const struct fl__mr_run *run)
+{
+    static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                          "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+    const size_t np = sizeof(palette) / sizeof(palette[0]);
+    size_t k = 0;
+    for (int i = 0; i < r->n; i++) {
+        const char *l = label_of(&r->runs[i]);
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(label_of(&r->runs[j]), l);
+        if (seen)
+            continue;
+        if (!strcmp(l, label_of(run)))
+            break;
+        k++;
+    }
+    return palette[k % np];
+}
+
 /* One panel per mode: every allocator's `what` over time. */
 static void panels(FILE *f, const struct fl__mr_report *r, const char **m, int nm, bool alloc)
 {
@@ -79,22 +107,22 @@ static void panels(FILE *f, const struct fl__mr_report *r, const char **m, int n
         fputs("set title ", f);
         gq(f, m[k]);
         fputs(isnan(idle) ? "\nplot " : " . ' (grey: idle tail)'\nplot ", f);
-        int lc = 0, marked = 0;
+        int marked = 0;
         for (int i = 0; i < r->n; i++) {
             const struct fl__mr_run *run = &r->runs[i];
             if (!plotted(run) || strcmp(run->mode, m[k]) != 0)
                 continue;
             char file[PATH_MAX];
             snprintf(file, sizeof(file), "%s/timeseries.csv", run->dir);
-            lc++;
-            const char *label = run->spec ? run->spec : run->allocator;
+            const char *label = label_of(run), *lc = colour(r, run);
             if (!alloc) {
                 gq(f, file);
-                fprintf(f, " using %d:($%d/%.0f) with linespoints pt 7 ps 0.4 lw 2 lc %d title ",
+                fprintf(f,
+                        " using %d:($%d/%.0f) with linespoints pt 7 ps 0.4 lw 2 lc rgb '%s' title ",
                         run->col_t, run->col_rss, MIB, lc);
                 gq(f, label);
                 if (run->nsteps) {
-                    fprintf(f, ", '-' using 1:2 with points pt 9 ps 2 lc %d %s, ", lc,
+                    fprintf(f, ", '-' using 1:2 with points pt 9 ps 2 lc rgb '%s' %s, ", lc,
                             marked++ ? "notitle" : "title 'stair-step'");
                 } else
                     fputs(", ", f);
@@ -105,8 +133,8 @@ static void panels(FILE *f, const struct fl__mr_report *r, const char **m, int n
                 if (col <= 0 || isnan(c ? run->res_peak : run->alloc_peak))
                     continue;
                 gq(f, file);
-                fprintf(f, " using %d:($%d/%.0f) with lines lw 2 dt %d lc %d title ", run->col_t,
-                        col, MIB, c ? 2 : 1, lc);
+                fprintf(f, " using %d:($%d/%.0f) with lines lw 2 dt %d lc rgb '%s' title ",
+                        run->col_t, col, MIB, c ? 2 : 1, lc);
                 char t[200];
                 snprintf(t, sizeof(t), "%s %s", label, c ? "resident" : "allocated");
                 gq(f, t);

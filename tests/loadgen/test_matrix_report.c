@@ -69,7 +69,8 @@ static void write_run(const char *root, const char *name, const double *rss, int
     assert_non_null(f);
     fputs(csv_header, f);
     for (int i = 0; i < nrows; i++)
-        row(f, i + 1, i >= 8, i == 0, i >= 8 ? 0 : 1000, 500 + 10 * i, rss[i], 10, 100 * i);
+        row(f, i + 1, i >= 8, i == 0, i >= 8 ? 0 : 1000, 500 + 10 * i, rss[i], i >= 8 ? 2 : 10,
+            100 * i);
     if (!summary)
         fputs("4.000,main,0,10", f); /* being written */
     fclose(f);
@@ -86,7 +87,8 @@ static void write_run(const char *root, const char *name, const double *rss, int
 
 static const double tpc_glibc[] = {40, 50, 50, 51, 50, 50, 50, 50, 30, 20, 20, 20};
 static const double ws_glibc[] = {40, 50, 50, 70, 70, 70, 90, 90, 88, 88, 88, 88};
-static const double owner_glibc[] = {40, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50};
+/* Creeps up while idle, with little left allocated (as tcmalloc does). */
+static const double owner_glibc[] = {40, 50, 50, 50, 50, 50, 50, 50, 51, 51, 52, 52};
 static const double ws_jemalloc[] = {40, 60, 61};
 
 static const char runs_json[] =
@@ -248,6 +250,10 @@ static void test_csv_figures(void **state)
     assert_true(csv_num(csv, "ws-glibc", "rss_peak_bytes") == 90 * MIB);
     assert_true(csv_num(csv, "ws-glibc", "rss_after_idle_bytes") == 88 * MIB);
     assert_true(csv_num(csv, "ws-owner-glibc", "stair_steps") == 0);
+    /* Its peak is idle; the allocator's figures are those of the peak under load. */
+    assert_true(csv_num(csv, "ws-owner-glibc", "rss_peak_bytes") == 52 * MIB);
+    assert_true(csv_num(csv, "ws-owner-glibc", "allocated_peak_bytes") == 10 * MIB);
+    assert_float_equal(csv_num(csv, "ws-owner-glibc", "frag_ratio_at_peak"), 4.0, 1e-4);
     /* The failed run has no figures; the partial one has its rows' figures. */
     assert_true(isnan(csv_num(csv, "tpc-jemalloc", "rss_peak_bytes")));
     assert_true(isnan(csv_num(csv, "tpc-jemalloc", "stair_steps")));
@@ -278,7 +284,7 @@ static void test_ratios(void **state)
                        1e-9);
     r = cJSON_GetArrayItem(ratios, 1);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "ratio")->valuestring, "ws-owner/tpc");
-    assert_float_equal(cJSON_GetObjectItemCaseSensitive(r, "rss_after_idle")->valuedouble, 2.5,
+    assert_float_equal(cJSON_GetObjectItemCaseSensitive(r, "rss_after_idle")->valuedouble, 2.6,
                        1e-9);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "manifest");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "kernel")->valuestring, "6.1.0-test");
@@ -321,6 +327,48 @@ static void test_missing_dir(void **state)
     assert_int_equal(fl_lg_cmd_report(3, argv2), 1);
 }
 
+/* The colour plots.gp gives the RSS line of run `name` ("" if none). */
+static void line_colour(const char *gp, const char *name, char *out, size_t n)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "'runs/%s/timeseries.csv' using", name);
+    const char *p = strstr(gp, key), *c = p ? strstr(p, "lc rgb '") : NULL;
+    out[0] = '\0';
+    if (c)
+        snprintf(out, n, "%.7s", c + 8);
+}
+
+/* An allocator keeps its colour in every panel, even where a mode lacks
+ * one of the others (here ws-glibc, whose rows are gone). */
+static void test_plot_colours(void **state)
+{
+    (void)state;
+    char dir[300], p[400];
+    snprintf(dir, sizeof(dir), "%s-colours", root);
+    write_fake(dir);
+    snprintf(p, sizeof(p), "%s/runs/ws-glibc/timeseries.csv", dir);
+    assert_int_equal(unlink(p), 0);
+    char err[256] = "";
+    FILE *devnull = fopen("/dev/null", "w");
+    /* Plots on: gnuplot itself may be missing; plots.gp is written first. */
+    assert_int_equal(fl_lg_report_dir(dir, true, devnull, err, sizeof(err)), 0);
+    fclose(devnull);
+    char *gp = slurp(dir, "plots.gp");
+    assert_non_null(gp);
+    char tpc[16], owner[16], wsje[16];
+    line_colour(gp, "tpc-glibc", tpc, sizeof(tpc));
+    line_colour(gp, "ws-owner-glibc", owner, sizeof(owner));
+    line_colour(gp, "ws-jemalloc", wsje, sizeof(wsje));
+    assert_int_equal(strlen(tpc), 7);
+    assert_string_equal(tpc, owner);
+    assert_int_equal(strlen(wsje), 7);
+    assert_string_not_equal(tpc, wsje); /* the first line of its panel, yet not glibc's */
+    free(gp);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-fake")) {
@@ -330,7 +378,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_rows),    cmocka_unit_test(test_csv_figures),
         cmocka_unit_test(test_ratios),      cmocka_unit_test(test_html),
-        cmocka_unit_test(test_missing_dir),
+        cmocka_unit_test(test_missing_dir), cmocka_unit_test(test_plot_colours),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
