@@ -23,7 +23,7 @@
 #define FRAGLAB_VERSION "0"
 #endif
 
-enum kind { K_STR, K_INT, K_SIZE };
+enum kind { K_STR, K_INT, K_SIZE, K_TIME };
 
 struct opt {
     const char *name; /* struct field and INI key; the flag has '-' for '_' */
@@ -41,6 +41,7 @@ struct opt {
 #define OPT_STR(name, def, help) OPT(K_STR, name, def, 0, help)
 #define OPT_INT(name, def, help) OPT(K_INT, name, NULL, def, help)
 #define OPT_SIZE(name, def, help) OPT(K_SIZE, name, NULL, def, help)
+#define OPT_TIME(name, def, help) OPT(K_TIME, name, NULL, def, help)
 #define X(kind, name, def, help) OPT_##kind(name, def, help)
 static const struct opt opts[] = {FL_SERVER_OPTIONS(X)};
 #undef X
@@ -203,6 +204,43 @@ static const char *parse_size(const char *s, int64_t *out)
     return NULL;
 }
 
+/* Returns NULL, or why `s` is not a duration: digits, then optionally ms,
+ * s, m or h (no unit: seconds). Stored in milliseconds. */
+static const char *parse_time(const char *s, int64_t *out)
+{
+    static const char bad[] = "expected a duration: digits with ms, s, m or h (no unit: seconds)";
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    if (!isdigit((unsigned char)*s))
+        return bad;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++)
+        if (!strcmp(end, units[k].unit)) {
+            if (errno == ERANGE || v > INT64_MAX / units[k].ms)
+                return "too large";
+            *out = (int64_t)v * units[k].ms;
+            return NULL;
+        }
+    return bad;
+}
+
+/* A duration the way a user would write it: 10000 ms is "10s". */
+static void fmt_time(char *buf, size_t len, int64_t ms)
+{
+    if (ms && ms % 3600000 == 0)
+        snprintf(buf, len, "%" PRId64 "h", ms / 3600000);
+    else if (ms && ms % 60000 == 0)
+        snprintf(buf, len, "%" PRId64 "m", ms / 60000);
+    else if (ms % 1000 == 0)
+        snprintf(buf, len, "%" PRId64 "s", ms / 1000);
+    else
+        snprintf(buf, len, "%" PRId64 "ms", ms);
+}
+
 static enum fl_config_result set_value(struct loader *ld, int i, const char *v, int from)
 {
     const struct opt *o = &opts[i];
@@ -215,7 +253,9 @@ static enum fl_config_result set_value(struct loader *ld, int i, const char *v, 
         return FL_CONFIG_OK;
     }
     int64_t x = 0;
-    const char *why = o->kind == K_INT ? parse_int(v, &x) : parse_size(v, &x);
+    const char *why = o->kind == K_INT    ? parse_int(v, &x)
+                      : o->kind == K_TIME ? parse_time(v, &x)
+                                          : parse_size(v, &x);
     if (why)
         return fail_opt(ld, i, " '%s': %s", v, why);
     *num_field(ld->c, i) = x;
@@ -237,6 +277,16 @@ static const struct {
     {OFF(echo_port), 0, 65535},
     {OFF(ring_entries), 8, 32768},
     {OFF(max_conns), 1, INT64_MAX},
+    /* a request line or head too small for "GET / HTTP/1.1" would refuse all */
+    {OFF(max_request_line), 16, UINT32_MAX},
+    {OFF(max_header_field), 16, UINT32_MAX},
+    {OFF(max_head), 64, UINT32_MAX},
+    {OFF(max_headers), 1, 100000},
+    /* a linked timeout takes seconds and nanoseconds; a day is plenty */
+    {OFF(header_timeout), 0, 86400000},
+    {OFF(body_timeout), 0, 86400000},
+    {OFF(keepalive_timeout), 0, 86400000},
+    {OFF(send_timeout), 0, 86400000},
     {OFF(conn_state_min), 1, INT64_MAX},
     {OFF(conn_state_max), 1, INT64_MAX},
 };
@@ -281,6 +331,13 @@ static enum fl_config_result check_range(struct loader *ld, int i)
         }
     if (v >= lo && v <= hi)
         return FL_CONFIG_OK;
+    if (opts[i].kind == K_TIME) {
+        char x[32], a[32], b[32];
+        fmt_time(x, sizeof(x), v);
+        fmt_time(a, sizeof(a), lo);
+        fmt_time(b, sizeof(b), hi);
+        return fail_opt(ld, i, " %s: must be between %s and %s", x, a, b);
+    }
     if (hi == INT64_MAX)
         return fail_opt(ld, i, " %" PRId64 ": must be at least %" PRId64, v, lo);
     return fail_opt(ld, i, " %" PRId64 ": must be between %" PRId64 " and %" PRId64, v, lo, hi);
@@ -541,7 +598,8 @@ static void usage_line(FILE *f, int width, const char *name, const char *arg, co
 
 void fl_config_usage(FILE *f)
 {
-    static const char *const arg[] = {[K_STR] = "VALUE", [K_INT] = "N", [K_SIZE] = "BYTES"};
+    static const char *const arg[] = {
+        [K_STR] = "VALUE", [K_INT] = "N", [K_SIZE] = "BYTES", [K_TIME] = "TIME"};
     struct loader ld = {0};
     build_longopts(&ld);
     int width = 0;
@@ -552,11 +610,14 @@ void fl_config_usage(FILE *f)
     }
     fprintf(f, "usage: fraglab-server [--config FILE] [--OPTION VALUE]... [--check]\n\n"
                "Every option is also a key of the --config file (in [server]); flags win over\n"
-               "the file. BYTES take a k, m or g suffix (KiB, MiB, GiB).\n\n");
+               "the file. BYTES take a k, m or g suffix (KiB, MiB, GiB); TIME a unit ms, s, m\n"
+               "or h (a bare number is seconds).\n\n");
     for (int i = 0; i < NOPT; i++) {
         char def[32];
         if (opts[i].kind == K_SIZE)
             fmt_size(def, sizeof(def), opts[i].def_num);
+        else if (opts[i].kind == K_TIME)
+            fmt_time(def, sizeof(def), opts[i].def_num);
         else if (opts[i].kind == K_INT)
             snprintf(def, sizeof(def), "%" PRId64, opts[i].def_num);
         usage_line(f, width, ld.flags[i], arg[opts[i].kind], opts[i].help,
@@ -569,9 +630,13 @@ void fl_config_usage(FILE *f)
 void fl_config_print(FILE *f, const struct fl_server_config *c)
 {
     for (int i = 0; i < NOPT; i++) {
+        char t[32];
         if (opts[i].kind == K_STR)
             fprintf(f, "%s = %s\n", opts[i].name, str(c, i));
-        else
+        else if (opts[i].kind == K_TIME) {
+            fmt_time(t, sizeof(t), num(c, i));
+            fprintf(f, "%s = %s\n", opts[i].name, t);
+        } else
             fprintf(f, "%s = %" PRId64 "\n", opts[i].name, num(c, i));
     }
 }

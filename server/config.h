@@ -9,10 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* X(kind, name, default, help): kind is STR, INT (int64) or SIZE (bytes,
- * accepting suffixes k/K, m/M, g/G for KiB/MiB/GiB). `name` is the struct field and the INI key;
- * the flag is --name with '_' written as '-'. The INI file accepts either spelling, in a [server]
- * section or at top level. */
+/* X(kind, name, default, help): kind is STR, INT (int64), SIZE (bytes,
+ * accepting suffixes k/K, m/M, g/G for KiB/MiB/GiB) or TIME (milliseconds,
+ * written with a unit ms, s, m or h; a bare number is seconds). `name` is the struct field and the
+ * INI key; the flag is --name with '_' written as '-'. The INI file accepts either spelling, in a
+ * [server] section or at top level. */
 #define FL_SERVER_OPTIONS(X)                                                                       \
     X(STR, mode, "tpc", "runtime: tpc (pinned thread-per-core) or ws (work-stealing)")             \
     X(INT, threads, 0, "worker threads (0 = online CPUs)")                                         \
@@ -24,8 +25,21 @@
     X(INT, ring_entries, 256, "io_uring submission queue entries per worker")                      \
     X(INT, max_conns, 10000, "connections per worker; beyond it accept and close")                 \
     X(SIZE, max_body, 1048576, "largest request body (413 beyond)")                                \
+    X(SIZE, max_request_line, 8192, "longest request line (414 beyond)")                           \
+    X(SIZE, max_header_field, 8192, "longest header field, name and value (431 beyond)")           \
+    X(SIZE, max_head, 32768, "largest request head, request line included (431 beyond)")           \
+    X(INT, max_headers, 100, "most header fields in one request (431 beyond)")                     \
     X(INT, max_requests_per_conn, 0,                                                               \
       "requests per connection before Connection: close (0 = no limit)")                           \
+    X(TIME, header_timeout, 10000,                                                                 \
+      "time to receive a request head, from its first byte (from accept on a new "                 \
+      "connection); then 408 and close (0 = none)")                                                \
+    X(TIME, body_timeout, 60000,                                                                   \
+      "longest wait between two reads of a request body; then 408 and close (0 = none)")           \
+    X(TIME, keepalive_timeout, 75000,                                                              \
+      "idle time between requests (echo: between reads) before closing (0 = never)")               \
+    X(TIME, send_timeout, 60000,                                                                   \
+      "longest wait for one send to make progress; then close (0 = none)")                         \
     X(STR, conn_state_dist, "loguniform", "per-connection state size: fixed|uniform|loguniform")   \
     X(SIZE, conn_state_min, 512, "smallest per-connection state")                                  \
     X(SIZE, conn_state_max, 16384, "largest per-connection state")                                 \
@@ -41,6 +55,7 @@ struct fl_server_config {
 #define FL_CFG_STR(name) char name[256];
 #define FL_CFG_INT(name) int64_t name;
 #define FL_CFG_SIZE(name) int64_t name;
+#define FL_CFG_TIME(name) int64_t name; /* milliseconds */
 #define FL_X(kind, name, def, help) FL_CFG_##kind(name)
     FL_SERVER_OPTIONS(FL_X)
 #undef FL_X

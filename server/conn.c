@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "http.h"
@@ -17,13 +18,62 @@ static uint64_t ud(struct fl_conn *c, enum fl_op op)
     return (uint64_t)(uintptr_t)c | (uint64_t)op;
 }
 
+uint64_t fl__now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* What a receive waits under, and for how long (ns; 0: no deadline). */
+static uint64_t recv_wait(struct fl_worker *w, struct fl_conn *c, enum fl_wait *kind)
+{
+    const struct fl_server_config *cfg = &w->srv->cfg;
+    uint64_t ms = 0;
+    if (c->kind == FL_CONN_HTTP && c->req.active && c->req.headers_done) {
+        *kind = FL_WAIT_BODY;
+        ms = (uint64_t)cfg->body_timeout;
+    } else if (c->kind == FL_CONN_HTTP && (c->req.active || c->nreq == 0)) {
+        *kind = FL_WAIT_HEAD; /* the deadline is absolute: dribbling does not extend it */
+        if (!cfg->header_timeout)
+            return 0;
+        uint64_t now = fl__now_ns();
+        return c->head_deadline > now ? c->head_deadline - now : 1;
+    } else {
+        *kind = FL_WAIT_IDLE;
+        ms = (uint64_t)cfg->keepalive_timeout;
+    }
+    return ms * 1000000u;
+}
+
+/* Links a timeout of `ns` to the SQE just prepared (the pair was reserved
+ * together, so no submit splits it); its own completion is ignored. When it
+ * fires first, the operation completes with -ECANCELED. */
+static void link_timeout(struct fl_worker *w, struct fl_conn *c, struct io_uring_sqe *sqe,
+                         uint64_t ns, enum fl_wait kind)
+{
+    c->wait = (uint8_t)(ns ? kind : FL_WAIT_NONE);
+    if (!ns)
+        return;
+    sqe->flags |= IOSQE_IO_LINK;
+    c->timeout.tv_sec = (long long)(ns / 1000000000u);
+    c->timeout.tv_nsec = (long long)(ns % 1000000000u);
+    struct io_uring_sqe *t = fl__worker_sqe(w);
+    io_uring_prep_link_timeout(t, &c->timeout, 0);
+    io_uring_sqe_set_data64(t, FL_UD_IGNORE);
+}
+
 static void submit_recv(struct fl_worker *w, struct fl_conn *c)
 {
+    enum fl_wait kind;
+    uint64_t ns = recv_wait(w, c, &kind);
+    fl__worker_reserve(w, 2);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
     io_uring_prep_recv(sqe, c->fd, NULL, FL_RBUF_SIZE, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = FL_RBUF_GROUP;
     io_uring_sqe_set_data64(sqe, ud(c, FL_OP_RECV));
+    link_timeout(w, c, sqe, ns, kind);
 }
 
 static void submit_send(struct fl_worker *w, struct fl_conn *c)
@@ -31,9 +81,11 @@ static void submit_send(struct fl_worker *w, struct fl_conn *c)
     memset(&c->msg, 0, sizeof(c->msg));
     c->msg.msg_iov = c->out + c->out_head;
     c->msg.msg_iovlen = c->out_n - c->out_head;
+    fl__worker_reserve(w, 2);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
     io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, ud(c, FL_OP_SEND));
+    link_timeout(w, c, sqe, (uint64_t)w->srv->cfg.send_timeout * 1000000u, FL_WAIT_SEND);
 }
 
 static void submit_close(struct fl_worker *w, struct fl_conn *c)
@@ -69,6 +121,7 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     c->state = fl_buf_alloc(w, sz);
     memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
     c->next_expiry = FL_HOLD_CONN;
+    c->head_deadline = fl__now_ns() + (uint64_t)w->srv->cfg.header_timeout * 1000000u;
     if (kind == FL_CONN_HTTP)
         fl_http_init(c);
     atomic_fetch_add(&w->nconns, 1);
@@ -161,10 +214,40 @@ static void next_op(struct fl_worker *w, struct fl_conn *c)
         submit_recv(w, c);
 }
 
+/* The deadline linked to a receive passed. A request under way gets 408;
+ * an idle connection (or a new one that never sent a byte) just closes. */
+static void on_recv_timeout(struct fl_worker *w, struct fl_conn *c)
+{
+    if (c->wait == FL_WAIT_IDLE)
+        FL_COUNT(&w->ctr, idle_timeouts, 1);
+    else if (c->wait == FL_WAIT_BODY)
+        FL_COUNT(&w->ctr, body_timeouts, 1);
+    else
+        FL_COUNT(&w->ctr, header_timeouts, 1);
+    if (c->kind == FL_CONN_HTTP && c->req.active) {
+        bool body = c->wait == FL_WAIT_BODY;
+        fl_buf_free(w, c->in); /* input left by a paused parser is dropped with the request */
+        c->in = NULL;
+        c->in_off = c->in_len = 0;
+        fl_http_reset(w, c);
+        fl_http_fail(w, c, 408,
+                     body ? "no body bytes within body_timeout"
+                          : "request head not received within header_timeout");
+        next_op(w, c);
+        return;
+    }
+    begin_close(w, c);
+}
+
 static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
 {
     if (res == -ENOBUFS) { /* every receive buffer in use: try again */
+        FL_COUNT(&w->ctr, recv_nobufs, 1);
         submit_recv(w, c);
+        return;
+    }
+    if (res == -ECANCELED && c->wait != FL_WAIT_NONE && !stopping(w)) {
+        on_recv_timeout(w, c);
         return;
     }
     if (res <= 0 || stopping(w)) {
@@ -192,7 +275,9 @@ static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
 static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
 {
     if (res < 0) {
-        if (res != -ECANCELED)
+        if (res == -ECANCELED && c->wait == FL_WAIT_SEND && !stopping(w))
+            FL_COUNT(&w->ctr, send_timeouts, 1); /* the peer stopped reading */
+        else if (res != -ECANCELED)
             FL_COUNT(&w->ctr, peer_errors, 1);
         begin_close(w, c);
         return;

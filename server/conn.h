@@ -8,6 +8,7 @@
 #ifndef FL_SERVER_CONN_H
 #define FL_SERVER_CONN_H
 
+#include <linux/time_types.h>
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,15 @@ struct fl_worker;
 #define FL_OUT_MAX 64 /* response pieces queued for one sendmsg */
 
 enum fl_conn_kind { FL_CONN_HTTP, FL_CONN_ECHO };
+
+/* The deadline linked to a connection's operation in flight. */
+enum fl_wait {
+    FL_WAIT_NONE,
+    FL_WAIT_IDLE, /* between requests (echo: between reads): keepalive_timeout */
+    FL_WAIT_HEAD, /* a request head coming in: header_timeout from its start */
+    FL_WAIT_BODY, /* between reads of a body: body_timeout */
+    FL_WAIT_SEND, /* one send: send_timeout */
+};
 
 /* An allocation held past its request (workload endpoint). */
 struct fl_hold {
@@ -37,15 +47,24 @@ struct fl_req {
     uint64_t body_len;
     uint8_t field[32]; /* current header name, lower-cased, truncated */
     uint8_t field_len;
-    uint8_t val[16]; /* value of a header we act on (Expect) */
+    uint8_t val[16]; /* value of Expect */
     uint8_t val_len;
-    bool in_expect;  /* the value being read belongs to Expect */
-    bool expect_100; /* Expect: 100-continue seen */
+    uint8_t which;     /* the header being read: enum fl_hdr (http.c) */
+    bool in_value;     /* a span of the current field's value was seen */
+    uint8_t hosts;     /* Host fields seen */
+    uint16_t nfields;  /* header fields seen */
+    uint32_t line_len; /* request line bytes: method, target, version */
+    uint32_t head_len; /* head bytes so far */
+    uint32_t field_sz; /* bytes of the current field, name and value */
+    char te[64];       /* Transfer-Encoding values, lower-cased, joined by ',' */
+    uint8_t te_len;    /* 0: none seen; sizeof(te): too long */
+    bool expect_100;   /* Expect: 100-continue seen */
     bool sent_100;
     bool active;       /* between message begin and complete */
     bool headers_done; /* headers complete, body may follow */
     bool head_only;    /* HEAD: no body in the response */
     int status;        /* set by a callback that rejects the request (413, ...) */
+    const char *why;   /* and why, for the answer's body */
     const char *allow; /* "Allow: ...\r\n" for a 405, set by the route */
 };
 
@@ -57,10 +76,13 @@ struct fl_conn {
 
     enum fl_conn_kind kind;
     int fd;
-    int last_worker;        /* worker that ran the previous step, for migrations */
-    struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
-    struct fl_worker *home; /* worker that accepted it */
-    bool closing;           /* close after the queued output is sent */
+    int last_worker;                  /* worker that ran the previous step, for migrations */
+    struct fl_worker *cur;            /* worker running the current step (parser callbacks) */
+    struct fl_worker *home;           /* worker that accepted it */
+    bool closing;                     /* close after the queued output is sent */
+    uint8_t wait;                     /* enum fl_wait of the operation in flight */
+    uint64_t head_deadline;           /* CLOCK_MONOTONIC ns by which the head must be in */
+    struct __kernel_timespec timeout; /* of the linked timeout in flight */
 
     void *state; /* per-connection state of varied size (fl_buf) */
 
@@ -76,6 +98,7 @@ struct fl_conn {
     struct msghdr msg;
 
     llhttp_t parser;
+    const char *parse_start; /* the bytes llhttp_execute is working on */
     struct fl_req req;
     uint64_t nreq; /* requests completed */
     struct fl_hold *holds;
@@ -92,6 +115,9 @@ void fl_conn_run(struct fl_worker *w, struct fl_conn *c);
 /* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`).
  * Returns false when the output queue is full. */
 bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t fl__now_ns(void);
 
 /* Frees every allocation the connection holds. */
 void fl__conn_drop_holds(struct fl_worker *w, struct fl_conn *c, bool all);

@@ -32,6 +32,16 @@
     X(echo_bytes, "echo_bytes_total", counter, "Bytes echoed on the raw TCP port")                 \
     X(http_errors, "http_errors_total", counter, "Requests answered with 4xx or 5xx")              \
     X(peer_errors, "peer_errors_total", counter, "Connections ended by resets or broken pipes")    \
+    X(header_timeouts, "header_timeouts_total", counter,                                           \
+      "Connections closed at the header deadline (408 when a request had begun)")                  \
+    X(body_timeouts, "body_timeouts_total", counter, "Requests answered 408 at the body timeout")  \
+    X(idle_timeouts, "idle_timeouts_total", counter,                                               \
+      "Idle connections closed (keepalive_timeout)")                                               \
+    X(send_timeouts, "send_timeouts_total", counter,                                               \
+      "Connections closed when a send made no progress (send_timeout)")                            \
+    X(accept_errors, "accept_errors_total", counter,                                               \
+      "Accepts that failed (EMFILE, ENFILE, ENOMEM, ...) and paused accepting")                    \
+    X(recv_nobufs, "recv_nobufs_total", counter, "Receives retried: every receive buffer in use")  \
     X(tasks_run, "tasks_run_total", counter, "Tasks run (ws mode)")                                \
     X(steals, "steals_total", counter, "Successful steals from another worker (ws mode)")          \
     X(tasks_stolen, "tasks_stolen_total", counter, "Tasks moved by steals (ws mode)")              \

@@ -11,7 +11,6 @@
 #include "conn.h"
 #include "worker.h"
 
-#define MAX_TARGET 8192
 /* Stop parsing pipelined requests while this much output waits to be sent:
  * a client that pipelines without reading must not grow our memory. */
 #define MAX_PENDING_OUT (256 * 1024)
@@ -51,63 +50,214 @@ static int on_message_begin(llhttp_t *p)
     struct fl_conn *c = conn_of(p);
     fl_http_reset(c->cur, c);
     c->req.active = true;
+    /* The first request's head is due header_timeout after the accept. */
+    if (c->nreq)
+        c->head_deadline = fl__now_ns() + (uint64_t)c->cur->srv->cfg.header_timeout * 1000000u;
     return 0;
+}
+
+/* Rejects the request: the status and the reason sent back; the parser
+ * stops with an error (a callback's -1) and the connection closes. */
+static int reject(struct fl_req *r, int status, const char *why)
+{
+    if (!r->status) {
+        r->status = status;
+        r->why = why;
+    }
+    return -1;
+}
+
+static const struct fl_server_config *cfg_of(llhttp_t *p)
+{
+    return &conn_of(p)->cur->srv->cfg;
+}
+
+/* The request line: method, target and version, counted together. */
+static int count_line(llhttp_t *p, size_t n)
+{
+    struct fl_req *r = &conn_of(p)->req;
+    r->line_len += (uint32_t)n;
+    r->head_len += (uint32_t)n;
+    if (r->line_len > (uint64_t)cfg_of(p)->max_request_line)
+        return reject(r, 414, "request line longer than max_request_line");
+    return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    return count_line(p, n);
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    return count_line(p, n);
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct fl_conn *c = conn_of(p);
-    if (c->req.target_len + n > MAX_TARGET) {
-        c->req.status = 414;
+    if (count_line(p, n))
         return -1;
-    }
     append(c->cur, &c->req.target, &c->req.target_len, at, n);
+    return 0;
+}
+
+/* The headers we act on. */
+enum fl_hdr { H_OTHER, H_EXPECT, H_TE, H_HOST };
+
+/* A field's bytes, name or value: each field and the whole head are capped. */
+static int count_field(llhttp_t *p, size_t n)
+{
+    struct fl_req *r = &conn_of(p)->req;
+    const struct fl_server_config *cfg = cfg_of(p);
+    r->field_sz += (uint32_t)n;
+    r->head_len += (uint32_t)n;
+    if (r->field_sz > (uint64_t)cfg->max_header_field)
+        return reject(r, 431, "header field longer than max_header_field");
+    if (r->head_len > (uint64_t)cfg->max_head)
+        return reject(r, 431, "request head larger than max_head");
     return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct fl_req *r = &conn_of(p)->req;
+    if (count_field(p, n))
+        return -1;
     for (size_t i = 0; i < n && r->field_len < sizeof(r->field); i++)
         r->field[r->field_len++] = (uint8_t)(at[i] | 0x20);
     return 0;
 }
 
+static bool named(const struct fl_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    return r->field_len == n && memcmp(r->field, name, n) == 0;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct fl_req *r = &conn_of(p)->req;
-    r->in_expect = r->field_len == 6 && memcmp(r->field, "expect", 6) == 0;
+    if (r->field_sz == 0)
+        return reject(r, 400, "empty header name");
+    if (++r->nfields > cfg_of(p)->max_headers)
+        return reject(r, 431, "more header fields than max_headers");
+    r->which = named(r, "expect")              ? H_EXPECT
+               : named(r, "transfer-encoding") ? H_TE
+               : named(r, "host")              ? H_HOST
+                                               : H_OTHER;
+    if (r->which == H_TE && r->te_len && r->te_len < sizeof(r->te))
+        r->te[r->te_len++] = ','; /* a second field continues the list */
     return 0;
 }
 
+/* Field values: visible characters, spaces and tabs (RFC 9110 5.5). A CR or
+ * LF inside one is an obs-fold or a bare line ending, which llhttp 8.1
+ * lets through and which other parsers split differently: the
+ * request-smuggling kind of ambiguity. */
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
-    struct fl_req *r = &conn_of(p)->req;
-    for (size_t i = 0; r->in_expect && i < n && r->val_len < sizeof(r->val); i++)
-        r->val[r->val_len++] = (uint8_t)at[i];
+    struct fl_conn *c = conn_of(p);
+    struct fl_req *r = &c->req;
+    if (count_field(p, n))
+        return -1;
+    /* llhttp 8.1 hands an obs-fold's continuation line over as one more
+     * span of the same value; a value split by the end of a read resumes
+     * at the start of the next one instead. */
+    if (r->in_value && at != c->parse_start)
+        return reject(r, 400, "obs-fold (header value continued on the next line)");
+    r->in_value = true;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = (uint8_t)at[i];
+        if (ch == '\r' || ch == '\n')
+            return reject(r, 400, "line folding or bare CR/LF in a header value");
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return reject(r, 400, "control character in a header value");
+    }
+    if (r->which == H_EXPECT)
+        for (size_t i = 0; i < n && r->val_len < sizeof(r->val); i++)
+            r->val[r->val_len++] = (uint8_t)at[i];
+    if (r->which == H_TE)
+        for (size_t i = 0; i < n && r->te_len < sizeof(r->te); i++)
+            r->te[r->te_len++] = (char)(at[i] | 0x20);
     return 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     struct fl_req *r = &conn_of(p)->req;
-    if (r->in_expect && r->val_len == 12 && strncasecmp((char *)r->val, "100-continue", 12) == 0)
+    if (r->which == H_EXPECT && r->val_len == 12 &&
+        strncasecmp((char *)r->val, "100-continue", 12) == 0)
         r->expect_100 = true;
+    if (r->which == H_HOST && r->hosts < 255)
+        r->hosts++;
+    if (r->which == H_TE && r->te_len == 0)
+        r->te[r->te_len++] = ','; /* an empty value: seen, and no coding */
+    r->head_len += 4;             /* ": " and CRLF, near enough */
     r->field_len = r->val_len = 0;
-    r->in_expect = false;
+    r->field_sz = 0;
+    r->which = H_OTHER;
+    r->in_value = false;
+    return 0;
+}
+
+/* Transfer-Encoding (RFC 9112 6.1, 6.3): only a final "chunked" frames a
+ * request; any other last coding leaves its length unknown (400), and a
+ * coding before chunked is one we do not implement (501). */
+static int check_te(struct fl_req *r, const llhttp_t *p)
+{
+    if (r->te_len >= sizeof(r->te))
+        return reject(r, 400, "Transfer-Encoding too long");
+    if (p->http_minor == 0)
+        return reject(r, 400, "Transfer-Encoding in HTTP/1.0");
+    char list[sizeof(r->te) + 1];
+    memcpy(list, r->te, r->te_len);
+    list[r->te_len] = '\0';
+    char *codings[16], *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t += strspn(t, " \t");
+        size_t len = strlen(t);
+        while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+            t[--len] = '\0';
+        if (len && n < 16)
+            codings[n++] = t;
+        else if (len)
+            return reject(r, 400, "too many transfer codings");
+    }
+    if (!n || strcmp(codings[n - 1], "chunked") != 0)
+        return reject(r, 400, "Transfer-Encoding whose last coding is not chunked");
+    for (int i = 0; i < n - 1; i++)
+        if (!strcmp(codings[i], "chunked"))
+            return reject(r, 400, "chunked applied more than once");
+    if (n > 1)
+        return reject(r, 501, "transfer coding not implemented (only chunked is)");
     return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     struct fl_conn *c = conn_of(p);
+    struct fl_req *r = &c->req;
     c->req.headers_done = true;
     c->req.head_only = llhttp_get_method(p) == HTTP_HEAD; /* parsed by now, not at begin */
-    if (p->flags & F_CONTENT_LENGTH) {
-        if (p->content_length > (uint64_t)c->cur->srv->cfg.max_body) {
-            c->req.status = 413; /* refused before reading the body */
+    if (p->http_major != 1)
+        return reject(r, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+    if (p->http_minor >= 1 && r->hosts == 0)
+        return reject(r, 400, "HTTP/1.1 request without Host");
+    if (r->hosts > 1)
+        return reject(r, 400, "more than one Host");
+    if (r->te_len) {
+        if (p->flags & F_CONTENT_LENGTH) /* llhttp refuses it too, unless lenient */
+            return reject(r, 400, "Content-Length with Transfer-Encoding");
+        if (check_te(r, p))
             return -1;
-        }
+    }
+    if (p->flags & F_CONTENT_LENGTH) {
+        if (p->content_length > (uint64_t)c->cur->srv->cfg.max_body)
+            return reject(r, 413, "body larger than max_body"); /* before reading it */
         if (p->content_length)
             c->req.body = fl_buf_alloc(c->cur, p->content_length);
     }
@@ -117,10 +267,8 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct fl_conn *c = conn_of(p);
-    if (c->req.body_len + n > (uint64_t)c->cur->srv->cfg.max_body) {
-        c->req.status = 413; /* a chunked body that grew past the limit */
-        return -1;
-    }
+    if (c->req.body_len + n > (uint64_t)c->cur->srv->cfg.max_body)
+        return reject(&c->req, 413, "body larger than max_body"); /* chunked, as it grows */
     append(c->cur, &c->req.body, &c->req.body_len, at, n);
     return 0;
 }
@@ -144,6 +292,8 @@ static int on_message_complete(llhttp_t *p)
 
 static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_version = on_version,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
@@ -170,7 +320,8 @@ static void consume_input(struct fl_worker *w, struct fl_conn *c)
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
 {
     c->cur = w;
-    llhttp_errno_t e = llhttp_execute(&c->parser, c->in + c->in_off, c->in_len - c->in_off);
+    c->parse_start = c->in + c->in_off;
+    llhttp_errno_t e = llhttp_execute(&c->parser, c->parse_start, c->in_len - c->in_off);
     if (e == HPE_OK) {
         consume_input(w, c);
     } else if (e == HPE_PAUSED) {
@@ -184,11 +335,10 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         c->closing = true;
     } else {
         int status = c->req.status ? c->req.status : 400;
+        const char *why = c->req.status ? c->req.why : llhttp_get_error_reason(&c->parser);
         consume_input(w, c);
         fl_http_reset(w, c);
-        c->closing = true;
-        const char *msg = status == 413 ? "request body too large\n" : "bad request\n";
-        fl_http_respond(w, c, status, "text/plain", msg, strlen(msg));
+        fl_http_fail(w, c, status, why);
         return false;
     }
     struct fl_req *r = &c->req;
@@ -197,6 +347,18 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         r->sent_100 = fl__conn_queue(c, NULL, cont, sizeof(cont) - 1);
     }
     return !c->closing;
+}
+
+static const char *reason(int status);
+
+void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why)
+{
+    char msg[200];
+    int n = snprintf(msg, sizeof(msg), "%d %s: %s\n", status, reason(status),
+                     why && *why ? why : "malformed request");
+    c->closing = true;
+    fl_http_respond(w, c, status, "text/plain", msg,
+                    (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 }
 
 static const char *reason(int status)
@@ -210,6 +372,8 @@ static const char *reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 413:
         return "Content Too Large";
     case 414:
@@ -220,6 +384,8 @@ static const char *reason(int status)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }

@@ -16,6 +16,10 @@ void fl_http_init(struct fl_conn *c);
  * when the connection must close once its output is sent. */
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
 
+/* Answers `status` with `why` in the body and Connection: close: for a
+ * request that cannot be served (malformed, over a limit, timed out). */
+void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why);
+
 /* Frees the request being parsed (on close). */
 void fl_http_reset(struct fl_worker *w, struct fl_conn *c);
 

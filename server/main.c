@@ -8,10 +8,11 @@
 #include "config.h"
 #include "fl_alloc.h"
 #include "runtime.h"
+#include "uring.h"
 
 /* Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or allocator,
  * 3 io_uring not available (disabled, seccomp, memlock). */
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_NO_URING = 3 };
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_NO_URING = FL_EXIT_NO_URING };
 
 static int check(const struct fl_alloc_info *in)
 {
@@ -22,11 +23,6 @@ static int check(const struct fl_alloc_info *in)
            "settings:", *in->settings ? in->settings : "(defaults)");
     fl_alloc_stats_print(stdout, &s);
     return 0;
-}
-
-static bool uring_refused(int rc)
-{
-    return rc == -ENOSYS || rc == -EPERM || rc == -EACCES || rc == -ENOMEM;
 }
 
 int main(int argc, char **argv)
@@ -61,12 +57,9 @@ int main(int argc, char **argv)
 
     int rc = fl_server_start(&srv, err, sizeof(err));
     if (rc) {
-        if (uring_refused(rc) && strstr(err, "io_uring")) {
-            fprintf(stderr,
-                    "fraglab-server: %s: io_uring is not available (check "
-                    "/proc/sys/kernel/io_uring_disabled, the container's seccomp profile, "
-                    "or RLIMIT_MEMLOCK)\n",
-                    err);
+        char why[400];
+        if (strstr(err, "io_uring_queue_init") && fl_uring_unavailable(-rc, why, sizeof(why))) {
+            fprintf(stderr, "fraglab-server: %s\n", why);
             return EXIT_NO_URING;
         }
         fprintf(stderr, "fraglab-server: %s\n", err);

@@ -1,6 +1,7 @@
 /* server.c - listeners, worker threads and orderly shutdown for both modes. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -180,6 +181,19 @@ void fl_server_stop(struct fl_server *srv)
             pthread_join(srv->workers[i].thread, NULL);
     for (int i = 0; i < srv->nworkers; i++) /* buffers returned after their owner left */
         fl__buf_remote_drain(&srv->workers[i]);
+    /* What was served, for whoever drove the load to account for every
+     * request after a stop (tests do). */
+    int64_t req = 0, acc = 0, peer = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        req += FL_READ(&srv->workers[i].ctr, requests);
+        acc += FL_READ(&srv->workers[i].ctr, connections_accepted);
+        peer += FL_READ(&srv->workers[i].ctr, peer_errors);
+    }
+    if (srv->nworkers && srv->workers[0].thread)
+        fprintf(stderr,
+                "fraglab-server: stopped: %" PRId64 " HTTP requests answered, %" PRId64
+                " connections accepted, %" PRId64 " ended by the peer\n",
+                req, acc, peer);
     for (int i = 0; i < srv->nworkers; i++) {
         struct fl_worker *w = &srv->workers[i];
         if (w->thread)

@@ -205,12 +205,14 @@ static void json_config(cJSON *root, const struct fl_server_config *c, bool *ok)
 #define CFG_JSON_STR(name) add_str(o, #name, c->name, ok);
 #define CFG_JSON_INT(name) add_int(o, #name, c->name, ok);
 #define CFG_JSON_SIZE(name) add_int(o, #name, c->name, ok);
+#define CFG_JSON_TIME(name) add_int(o, #name "_ms", c->name, ok);
 #define FL_X(kind, name, def, help) CFG_JSON_##kind(name)
     FL_SERVER_OPTIONS(FL_X)
 #undef FL_X
 #undef CFG_JSON_STR
 #undef CFG_JSON_INT
 #undef CFG_JSON_SIZE
+#undef CFG_JSON_TIME
 }
 
 char *fl_stats_json(const struct fl_stats_view *v, size_t *len)

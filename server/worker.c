@@ -67,6 +67,11 @@ struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
     return fl_uring_sqe(&w->ring);
 }
 
+void fl__worker_reserve(struct fl_worker *w, unsigned n)
+{
+    fl_uring_reserve(&w->ring, n);
+}
+
 void fl__worker_recycle(struct fl_worker *w, unsigned bid)
 {
     fl_bufring_recycle(&w->rbufs, bid);
@@ -102,6 +107,33 @@ static void arm_wake(struct fl_worker *w)
     io_uring_sqe_set_data64(sqe, FL_UD_WAKE);
 }
 
+/* Out of descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS): another
+ * accept now would fail the same way and spin, so accepting pauses for
+ * 100 ms while the connections in the backlog wait; open ones closing frees
+ * what is missing. One warning per worker every 10 s. */
+static void pause_accept(struct fl_worker *w, uint64_t ud, int err)
+{
+    FL_COUNT(&w->ctr, accept_errors, 1);
+    uint64_t now = fl__now_ns();
+    if (!w->accept_warned || now - w->accept_warned > 10000000000ull) {
+        w->accept_warned = now;
+        fprintf(stderr,
+                "fraglab-server: worker %d: accept: %s; pausing accepts for 100 ms "
+                "(raise `ulimit -n` or lower max_conns)\n",
+                w->id, strerror(err));
+    }
+    w->accept_pause.tv_sec = 0;
+    w->accept_pause.tv_nsec = 100000000;
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_timeout(sqe, &w->accept_pause, 0, 0);
+    io_uring_sqe_set_data64(sqe, ud == FL_UD_ACCEPT ? FL_UD_RETRY_ACCEPT : FL_UD_RETRY_ECHO_ACCEPT);
+}
+
+static bool out_of_resources(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
+}
+
 static void on_accept(struct fl_worker *w, struct io_uring_cqe *cqe, int fd, uint64_t ud)
 {
     bool stopping = atomic_load(&w->srv->stopping);
@@ -115,10 +147,16 @@ static void on_accept(struct fl_worker *w, struct io_uring_cqe *cqe, int fd, uin
         } else {
             fl_conn_open(w, cqe->res, ud == FL_UD_ACCEPT ? FL_CONN_HTTP : FL_CONN_ECHO);
         }
+    } else if (out_of_resources(-cqe->res) && !stopping) {
+        if (!(cqe->flags & IORING_CQE_F_MORE)) {
+            pause_accept(w, ud, -cqe->res);
+            return;
+        }
+        FL_COUNT(&w->ctr, accept_errors, 1);
     } else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN && cqe->res != -ECONNABORTED) {
         fprintf(stderr, "fraglab-server: worker %d: accept: %s\n", w->id, strerror(-cqe->res));
     }
-    /* A multishot accept ends on errors (EMFILE, ENFILE, ...); re-arm it. */
+    /* A multishot accept ends on errors; re-arm it. */
     if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping)
         arm_accept(w, fd, ud);
 }
@@ -151,7 +189,11 @@ static void handle(struct fl_worker *w, struct io_uring_cqe *cqe)
         on_accept(w, cqe, w->listen_fd, ud);
     else if (ud == FL_UD_ECHO_ACCEPT)
         on_accept(w, cqe, w->echo_fd, ud);
-    else if (ud == FL_UD_WAKE)
+    else if (ud == FL_UD_RETRY_ACCEPT || ud == FL_UD_RETRY_ECHO_ACCEPT) {
+        if (!atomic_load(&w->srv->stopping)) /* a cancelled pause ends with the server */
+            arm_accept(w, ud == FL_UD_RETRY_ACCEPT ? w->listen_fd : w->echo_fd,
+                       ud == FL_UD_RETRY_ACCEPT ? FL_UD_ACCEPT : FL_UD_ECHO_ACCEPT);
+    } else if (ud == FL_UD_WAKE)
         arm_wake(w); /* also while stopping: a ws worker waits for others' frees */
     else if (ud != FL_UD_IGNORE)
         on_conn_cqe(w, cqe);

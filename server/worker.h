@@ -88,6 +88,9 @@ struct fl_worker {
     _Atomic(struct fl_buf_hdr *) remote_head;
     struct fl_remote_batch *outbox; /* per owner, flushed each loop turn */
     uint64_t rng;
+    /* accepting paused after EMFILE and the like: the retry timer, per listener */
+    struct __kernel_timespec accept_pause;
+    uint64_t accept_warned; /* CLOCK_MONOTONIC ns of the last such warning */
     pthread_t thread;
 };
 
@@ -103,6 +106,8 @@ enum fl_op {
 #define FL_UD_ECHO_ACCEPT 32ull
 #define FL_UD_WAKE 48ull
 #define FL_UD_IGNORE 64ull
+#define FL_UD_RETRY_ACCEPT 80ull      /* the pause after a failed accept ended */
+#define FL_UD_RETRY_ECHO_ACCEPT 96ull /* the same for the echo listener */
 
 /* Sets up the worker's ring, buffer ring, wake eventfd and listeners.
  * 0 or -errno; `what` names the failed call. */
@@ -119,6 +124,8 @@ void fl_worker_run(struct fl_worker *w);
 void fl_worker_wake(struct fl_worker *w);
 
 /* A free SQE on `w`'s ring, submitting pending ones first if the SQ is full. */
+/* Room for `n` SQEs in a row on the worker's ring (a linked pair). */
+void fl__worker_reserve(struct fl_worker *w, unsigned n);
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
 
 /* Hands receive buffer `bid` back to the kernel (this worker's thread only). */

@@ -73,6 +73,7 @@ static void assert_defaults(const struct fl_server_config *c)
 #define CHECK_STR(name, def) assert_string_equal(c->name, def);
 #define CHECK_INT(name, def) assert_int_equal(c->name, def);
 #define CHECK_SIZE(name, def) assert_int_equal(c->name, def);
+#define CHECK_TIME(name, def) assert_int_equal(c->name, def);
 #define X(kind, name, def, help) CHECK_##kind(name, def)
     FL_SERVER_OPTIONS(X)
 #undef X
@@ -166,6 +167,28 @@ static void test_size_suffixes(void **state)
     load_fails("--max-body '8589934592g': too large", "--max-body", "8589934592g", NULL);
     /* INT options take no suffix */
     load_fails("--threads '1k': expected a decimal integer", "--threads", "1k", NULL);
+}
+
+static void test_time_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int64_t want_ms;
+    } ok[] = {
+        {"0", 0}, {"10", 10000}, {"10s", 10000}, {"250ms", 250}, {"2m", 120000}, {"1h", 3600000},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(load("--header-timeout", ok[i].in, NULL), FL_CONFIG_OK);
+        assert_int_equal(cfg.header_timeout, ok[i].want_ms);
+    }
+    static const char *const bad[] = {"", "s", "1x", "1.5s", "-1s", "1 s", "1sec", "10ms5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        load_fails("--send-timeout", "--send-timeout", bad[i], NULL);
+    load_fails("--keepalive-timeout '2d': expected a duration", "--keepalive-timeout", "2d", NULL);
+    load_fails("--body-timeout 25h: must be between 0s and 24h", "--body-timeout", "25h", NULL);
+    load_fails("--max-headers 0: must be between 1", "--max-headers", "0", NULL);
+    load_fails("--max-head 32: must be between 64", "--max-head", "32", NULL);
 }
 
 static void test_bad_values(void **state)
@@ -387,6 +410,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_flags_override_ini_anywhere),
         cmocka_unit_test(test_reload_starts_fresh),
         cmocka_unit_test(test_size_suffixes),
+        cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_ini_errors),

@@ -175,6 +175,7 @@ static void test_json_top_level(void **state)
 #define CHECK_STR(name) assert_str(c, #name, fx.cfg.name);
 #define CHECK_INT(name) assert_num(c, #name, (double)fx.cfg.name);
 #define CHECK_SIZE(name) assert_num(c, #name, (double)fx.cfg.name);
+#define CHECK_TIME(name) assert_num(c, #name "_ms", (double)fx.cfg.name);
 #define FL_X(kind, name, def, help) CHECK_##kind(name)
     FL_SERVER_OPTIONS(FL_X)
 #undef FL_X
