@@ -2,6 +2,7 @@
 #include "uring.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -78,4 +79,58 @@ void fl_bufring_recycle(struct fl_bufring *b, unsigned bid)
     io_uring_buf_ring_add(b->br, fl_bufring_data(b, bid), b->size, (unsigned short)bid,
                           io_uring_buf_ring_mask(b->count), 0);
     io_uring_buf_ring_advance(b->br, 1);
+}
+
+/* kernel.io_uring_disabled (Linux 6.6+): 0, 1 or 2; -1 when absent. */
+static int sysctl_disabled(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+    int v = -1;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+bool fl_uring_unavailable(int err, char *buf, size_t len)
+{
+    int d = sysctl_disabled();
+    switch (err) {
+    case ENOSYS:
+        snprintf(buf, len,
+                 "io_uring_setup is not implemented (ENOSYS): this kernel has no io_uring, or a "
+                 "seccomp filter hides it; fix: Linux 6.1 or later with CONFIG_IO_URING, and a "
+                 "seccomp profile that allows io_uring_setup, io_uring_enter and "
+                 "io_uring_register");
+        return true;
+    case EPERM:
+    case EACCES:
+        if (d == 2)
+            snprintf(buf, len,
+                     "io_uring is disabled by the sysctl kernel.io_uring_disabled=2; fix: "
+                     "sysctl -w kernel.io_uring_disabled=0");
+        else if (d == 1)
+            snprintf(buf, len,
+                     "io_uring is limited to root and the group kernel.io_uring_group by "
+                     "kernel.io_uring_disabled=1; fix: run as root or in that group, or "
+                     "sysctl -w kernel.io_uring_disabled=0");
+        else
+            snprintf(buf, len,
+                     "io_uring_setup was refused (%s), most likely by a seccomp filter (Docker's "
+                     "default profile blocks io_uring) or a security module; fix: a seccomp "
+                     "profile that allows io_uring_setup, io_uring_enter and io_uring_register "
+                     "(docker run --security-opt seccomp=PROFILE.json)",
+                     err == EPERM ? "EPERM" : "EACCES");
+        return true;
+    case ENOMEM:
+        snprintf(buf, len,
+                 "io_uring_setup found no memory to lock (ENOMEM): kernels before 5.12 charge "
+                 "rings to RLIMIT_MEMLOCK; fix: raise it (ulimit -l unlimited, or docker run "
+                 "--ulimit memlock=-1)");
+        return true;
+    default:
+        return false;
+    }
 }

@@ -6,11 +6,20 @@
 #define FL_COMMON_URING_H
 
 #include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Initialises `ring` with `entries` SQEs and `cq_entries` CQEs, trying
  * SINGLE_ISSUER|DEFER_TASKRUN (6.1), then COOP_TASKRUN, then neither: the
  * ring must be used by one thread only. 0 or -errno. */
 int fl_uring_init(struct io_uring *ring, unsigned entries, unsigned cq_entries);
+
+/* When io_uring_setup's error `err` (positive errno) means io_uring cannot
+ * be used here (no kernel support, kernel.io_uring_disabled, a seccomp
+ * filter, RLIMIT_MEMLOCK), writes one line naming the cause and the fix and
+ * returns true. Programs exit with FL_EXIT_NO_URING then. */
+bool fl_uring_unavailable(int err, char *buf, size_t len);
+#define FL_EXIT_NO_URING 3
 
 /* `count` (a power of two) receive buffers of `size` bytes in group `bgid`,
  * from mmap so they never show in the malloc figures. */
@@ -42,6 +51,14 @@ static inline struct io_uring_sqe *fl_uring_sqe(struct io_uring *ring)
     while (!(sqe = io_uring_get_sqe(ring)))
         io_uring_submit(ring);
     return sqe;
+}
+
+/* Room for `n` SQEs in a row: a linked chain must reach the kernel in one
+ * submission, so a full SQ is flushed before its first SQE, not between. */
+static inline void fl_uring_reserve(struct io_uring *ring, unsigned n)
+{
+    if (io_uring_sq_space_left(ring) < n)
+        io_uring_submit(ring);
 }
 
 #endif

@@ -23,10 +23,11 @@
 #include "monitor.h"
 #include "paths.h"
 #include "report.h"
+#include "uring.h"
 #include "request.h"
 #include "scenario.h"
 
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 #define PROG "fraglab-loadgen"
 
@@ -39,36 +40,37 @@ struct opts {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
-               "       " PROG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
-               "       " PROG " report DIR\n"
-               "\n"
-               "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
-               "interval: throughput, latency, the server's memory), DIR/summary.json,\n"
-               "DIR/latency.hgrm and DIR/scenario.ini. Flags override the scenario.\n"
-               "\n"
-               "  --scenario FILE        scenario (default: config/quick.ini of this tree)\n"
-               "  --target HOST:PORT     the HTTP server\n"
-               "  --echo-target HOST:PORT  its raw TCP echo port (for kind = tcp requests)\n"
-               "  -d, --duration T       run length: 10s, 5m, 4h (phases are scaled)\n"
-               "  --warmup T             excluded from the figures\n"
-               "  -c, --connections N    connections in total\n"
-               "  -t, --threads N        event loops\n"
-               "  -R, --rate R           requests/s, open loop; 0 = closed loop\n"
-               "  --max-requests N       stop after N requests\n"
-               "  --timeout T            per request\n"
-               "  --path PATH            every request is GET PATH (expects 200)\n"
-               "  --server-pid PID       read the server's /proc/PID/smaps_rollup\n"
-               "  --out DIR              results folder (default results/run-DATE-TIME)\n"
-               "  --interval T           sampling interval\n"
-               "  --idle T               after the load, close the connections and keep\n"
-               "                         sampling the server for T (rows 'idle-tail')\n"
-               "  -q, --quiet            no progress and no summary on the terminal\n"
-               "  -h, --help             this text\n"
-               "  --version              the version\n"
-               "\n"
-               "Exit: 0 done, 1 could not start, stopped by the error threshold or a\n"
-               "response failed verification, 2 bad usage, 130 interrupted.\n");
+    fprintf(f,
+            "usage: " PROG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
+            "       " PROG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
+            "       " PROG " report DIR\n"
+            "\n"
+            "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
+            "interval: throughput, latency, the server's memory), DIR/summary.json,\n"
+            "DIR/latency.hgrm and DIR/scenario.ini. Flags override the scenario.\n"
+            "\n"
+            "  --scenario FILE        scenario (default: config/quick.ini of this tree)\n"
+            "  --target HOST:PORT     the HTTP server\n"
+            "  --echo-target HOST:PORT  its raw TCP echo port (for kind = tcp requests)\n"
+            "  -d, --duration T       run length: 10s, 5m, 4h (phases are scaled)\n"
+            "  --warmup T             excluded from the figures\n"
+            "  -c, --connections N    connections in total\n"
+            "  -t, --threads N        event loops\n"
+            "  -R, --rate R           requests/s, open loop; 0 = closed loop\n"
+            "  --max-requests N       stop after N requests\n"
+            "  --timeout T            per request\n"
+            "  --path PATH            every request is GET PATH (expects 200)\n"
+            "  --server-pid PID       read the server's /proc/PID/smaps_rollup\n"
+            "  --out DIR              results folder (default results/run-DATE-TIME)\n"
+            "  --interval T           sampling interval\n"
+            "  --idle T               after the load, close the connections and keep\n"
+            "                         sampling the server for T (rows 'idle-tail')\n"
+            "  -q, --quiet            no progress and no summary on the terminal\n"
+            "  -h, --help             this text\n"
+            "  --version              the version\n"
+            "\n"
+            "Exit: 0 done, 1 could not start, stopped by the error threshold or a\n"
+            "response failed verification, 2 bad usage, 130/143 interrupted (SIGINT/SIGTERM).\n");
 }
 
 /* ------------------------------------------------------------- arguments */
@@ -80,7 +82,7 @@ enum {
     O_WARMUP,
     O_MAXREQ,
     O_TIMEOUT,
-    O_PATH,
+    O_REQPATH,
     O_PID,
     O_OUT,
     O_INTERVAL,
@@ -101,7 +103,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"rate", required_argument, NULL, 'R'},
         {"max-requests", required_argument, NULL, O_MAXREQ},
         {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"path", required_argument, NULL, O_PATH},
+        {"path", required_argument, NULL, O_REQPATH},
         {"server-pid", required_argument, NULL, O_PID},
         {"out", required_argument, NULL, O_OUT},
         {"interval", required_argument, NULL, O_INTERVAL},
@@ -145,7 +147,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_TIMEOUT:
             o->timeout = optarg;
             break;
-        case O_PATH:
+        case O_REQPATH:
             o->path = optarg;
             break;
         case O_PID:
@@ -326,16 +328,18 @@ static bool apply(const struct opts *o, struct fl_scenario *s)
 
 /* ---------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t g_sigint;
+/* SIGINT and SIGTERM stop a run the same way: the interval is finished and
+ * the results written; the exit is 128 + the signal (130, 143). */
+static volatile sig_atomic_t g_sigint, g_signo;
 
 static void on_sigint(int sig)
 {
-    (void)sig;
+    g_signo = sig;
     if (++g_sigint >= 2) {
         static const char msg[] = "\n" PROG ": second interrupt: exiting now\n";
         ssize_t w = write(2, msg, sizeof(msg) - 1);
         (void)w;
-        _exit(EXIT_INTERRUPTED);
+        _exit(128 + sig);
     }
 }
 
@@ -510,7 +514,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     char *text = NULL;
     FILE *hgrm = NULL;
     unsigned started = 0;
-    bool ok = false;
+    bool ok = false, no_uring = false;
     struct fl_lg_tally total = {0}, iv = {0};
 
     if (!apply(&o, &s))
@@ -631,6 +635,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     pthread_t *tids = calloc(run->nthreads, sizeof(*tids));
     for (; tids && started < run->nthreads; started++)
@@ -645,7 +650,13 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         const char *what;
         while (!fl_lg_thread_ready(run->threads[i], &rc, &what))
             pthread_cond_wait(&run->cv, &run->mu);
-        if (rc && ok) {
+        char why[400];
+        if (rc && ok && !strcmp(what, "io_uring_queue_init") &&
+            fl_uring_unavailable(-rc, why, sizeof(why))) {
+            fprintf(stderr, PROG ": %s\n", why);
+            no_uring = true;
+            ok = false;
+        } else if (rc && ok) {
             fprintf(stderr, PROG ": %s: %s\n", what, strerror(-rc));
             ok = false;
         }
@@ -660,6 +671,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     const char *reason = "duration";
@@ -784,7 +796,7 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     if (co.verify_failures)
         fprintf(stderr, PROG ": %" PRIu64 " responses failed verification (see %s)\n",
                 co.verify_failures, path);
-    status = interrupted                                                    ? EXIT_INTERRUPTED
+    status = interrupted                                                    ? 128 + g_signo
              : strcmp(reason, "error_threshold") == 0 || co.verify_failures ? EXIT_FAILED
                                                                             : 0;
 out:
@@ -801,7 +813,7 @@ out:
     fl_noise_free(&noise);
     free(text);
     fl_scenario_free(&s);
-    return status;
+    return no_uring ? FL_EXIT_NO_URING : status;
 }
 
 int main(int argc, char **argv)
