@@ -333,22 +333,12 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
     snprintf(threads_s, sizeof(threads_s), "%d", o->threads);
     snprintf(log, sizeof(log), "%s/server.log", rdir);
     bool owner = strcmp(p->mode, "ws-owner") == 0;
-    char *sargv[] = {(char *)o->server,
-                     "--mode",
-                     owner ? "ws" : (char *)p->mode,
-                     "--free-policy",
-                     owner ? "owner" : "local",
-                     "--allocator",
-                     (char *)p->alloc_spec,
-                     "--threads",
-                     threads_s,
-                     "--bind",
-                     "127.0.0.1",
-                     "--port",
-                     port_s,
-                     "--echo-port",
-                     echo_s,
-                     NULL};
+    char *sargv[] = {(char *)o->server, "--mode", owner ? "ws" : (char *)p->mode, "--free-policy",
+                     owner ? "owner" : "local", "--allocator", (char *)p->alloc_spec, "--threads",
+                     threads_s, "--bind", "127.0.0.1", "--port", port_s, "--echo-port", echo_s,
+                     /* Sessions stay open through the scenario's idle phases:
+                      * their memory is what the idle phases are about. */
+                     "--keepalive-timeout", "0", NULL};
     fprintf(stderr, "[%d/%d] %s %s: ", idx, total, p->mode, p->alloc_spec);
     fflush(stderr);
     pid_t spid = spawn(sargv, log);

@@ -73,10 +73,11 @@ class Server:
     stderr goes to a temporary file (a pipe could fill and block the server);
     `stderr_tail()` reads it back for failure reports."""
 
-    def __init__(self, path, args, echo=True):
+    def __init__(self, path, args, echo=True, preexec=None):
         self.path = path
         self.args = list(args)
         self.echo = echo
+        self.preexec = preexec  # run in the child before exec (e.g. setrlimit)
         self.proc = None
         self.port = None
         self.echo_port = None
@@ -114,7 +115,8 @@ class Server:
                "--echo-port", str(self.echo_port)]
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self._err)
+                                     stdout=subprocess.DEVNULL, stderr=self._err,
+                                     preexec_fn=self.preexec)
 
     def _wait_ready(self, timeout):
         """None when /healthz answers 200, else a reason."""
