@@ -19,6 +19,12 @@ if(FRAGLAB_SANITIZE)
   target_link_options(fraglab_sanitize INTERFACE -fsanitize=${FRAGLAB_SANITIZE})
 endif()
 
+# Fuzzing (scripts/fuzz.sh): coverage for libFuzzer in every fraglab target;
+# the harnesses link -fsanitize=fuzzer themselves (tests/fuzz).
+if(FRAGLAB_FUZZ)
+  target_compile_options(fraglab_sanitize INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 # Every fraglab target links this one.
 add_library(fraglab_flags INTERFACE)
 target_link_libraries(fraglab_flags INTERFACE fraglab_warnings fraglab_sanitize)

@@ -7,6 +7,7 @@
 #include "scenario_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 /* --- checks when a section ends ------------------------------------------ */
@@ -186,6 +187,11 @@ static bool normalise(struct fl__loader *ld, void *arr, size_t n, size_t size, s
     }
     if (!(sum > 0))
         return fl__scenario_fail(ld, line, "%s: the %ss add up to 0", what, what);
+    /* Already normalised (a printed scenario, whose weights have 10
+     * digits): scaling again would move the last digit, and printing and
+     * reading back would not be a fixed point. */
+    if (fabs(sum - 1) <= 1e-8)
+        return true;
     for (size_t i = 0; i < n; i++) {
         memcpy(&w, (char *)arr + i * size + off, sizeof(w));
         w /= sum;

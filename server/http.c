@@ -24,6 +24,8 @@ static struct fl_conn *conn_of(llhttp_t *p)
  * case: a target or body that arrives whole), doubling after that. */
 static void append(struct fl_worker *w, char **buf, uint64_t *len, const char *at, size_t n)
 {
+    if (!n) /* llhttp may hand over an empty span; there may be no buffer yet */
+        return;
     uint64_t need = *len + n;
     size_t cap = *buf ? fl_buf_size(*buf) : 0;
     if (need > cap) {
