@@ -25,7 +25,12 @@ mkdir -p "$out/corpus"
 cp -n tests/fuzz/corpus/"$name"/* "$out/corpus/" 2>/dev/null || true
 echo "fuzz.sh: fuzz_$name for $secs s, $jobs job(s); corpus $out/corpus" >&2
 # -rss_limit_mb: the harness itself stays small; a leak or a runaway
-# allocation is a finding.
-exec build-fuzz/bin/"fuzz_$name" "$out/corpus" -dict="tests/fuzz/$name.dict" \
-    -max_total_time="$secs" -jobs="$jobs" -workers="$jobs" -max_len=65536 \
-    -rss_limit_mb=2048 -artifact_prefix="$out/" -print_final_stats=1
+# allocation is a finding. Run in $out: with several jobs libFuzzer writes
+# fuzz-N.log files to the current folder.
+root=$PWD
+par=()
+[ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
+cd "$out"
+exec "$root/build-fuzz/bin/fuzz_$name" corpus -dict="$root/tests/fuzz/$name.dict" \
+    -max_total_time="$secs" "${par[@]}" -max_len=65536 -rss_limit_mb=2048 \
+    -artifact_prefix=./ -print_final_stats=1
