@@ -42,6 +42,8 @@
     X(accept_errors, "accept_errors_total", counter,                                               \
       "Accepts that failed (EMFILE, ENFILE, ENOMEM, ...) and paused accepting")                    \
     X(recv_nobufs, "recv_nobufs_total", counter, "Receives retried: every receive buffer in use")  \
+    X(cq_overflows, "cq_overflows_total", counter,                                                 \
+      "Completions that found the completion queue full (kept by the kernel, delayed)")            \
     X(tasks_run, "tasks_run_total", counter, "Tasks run (ws mode)")                                \
     X(steals, "steals_total", counter, "Successful steals from another worker (ws mode)")          \
     X(tasks_stolen, "tasks_stolen_total", counter, "Tasks moved by steals (ws mode)")              \

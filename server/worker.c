@@ -21,7 +21,12 @@ static int ring_setup(struct fl_worker *w)
      * completion for each of them plus the multishot accepts', or the
      * kernel has to buffer overflowed completions. */
     unsigned entries = (unsigned)w->srv->cfg.ring_entries;
-    return fl_uring_init(&w->ring, entries, entries * 8);
+    /* Each connection has one operation and its linked timeout in flight:
+     * two completions at most, all at once when the server stops. */
+    uint64_t want = 2 * (uint64_t)w->srv->cfg.max_conns + 64, cq = entries * 8u;
+    while (cq < want && cq < 65536)
+        cq *= 2;
+    return fl_uring_init(&w->ring, entries, (unsigned)cq);
 }
 
 int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what)
@@ -256,6 +261,23 @@ static void submit_and_wait(struct fl_worker *w)
     }
 }
 
+/* Completions the CQ had no room for: the kernel keeps them (NODROP) and
+ * hands them over later, but a CQ that overflows is too small. Counted,
+ * and said once. */
+static void check_overflow(struct fl_worker *w)
+{
+    unsigned over = IO_URING_READ_ONCE(*w->ring.cq.koverflow);
+    if (over == w->cq_overflow_seen)
+        return;
+    if (!w->cq_overflow_seen)
+        fprintf(stderr,
+                "fraglab-server: worker %d: completion queue overflowed (%u CQ entries); "
+                "completions are delayed, not lost\n",
+                w->id, w->ring.cq.ring_entries);
+    FL_COUNT(&w->ctr, cq_overflows, (int64_t)(over - w->cq_overflow_seen));
+    w->cq_overflow_seen = over;
+}
+
 void fl_worker_run(struct fl_worker *w)
 {
     arm_accept(w, w->listen_fd, FL_UD_ACCEPT);
@@ -280,6 +302,7 @@ void fl_worker_run(struct fl_worker *w)
             n++;
         }
         io_uring_cq_advance(&w->ring, n);
+        check_overflow(w);
         sample_allocator(&last_sample);
         unsigned gen = atomic_load_explicit(&w->srv->release_gen, memory_order_relaxed);
         if (gen != w->release_seen) {

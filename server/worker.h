@@ -90,7 +90,8 @@ struct fl_worker {
     uint64_t rng;
     /* accepting paused after EMFILE and the like: the retry timer, per listener */
     struct __kernel_timespec accept_pause;
-    uint64_t accept_warned; /* CLOCK_MONOTONIC ns of the last such warning */
+    uint64_t accept_warned;    /* CLOCK_MONOTONIC ns of the last such warning */
+    unsigned cq_overflow_seen; /* the kernel's CQ overflow count, last read */
     pthread_t thread;
 };
 
