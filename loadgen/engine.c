@@ -46,6 +46,10 @@ struct conn {
     uint8_t nops; /* operations in flight */
     bool tcp;     /* this connection talks to the echo port */
     bool sent, answered, failed_connect;
+    bool resend;      /* reconnecting to send the current request again */
+    bool retried;     /* the current request was sent again once already */
+    uint32_t answers; /* answers on this connection */
+    uint64_t got;     /* bytes received for the current request */
     enum fl_resp_result verdict;
     uint64_t due;      /* heap key */
     uint64_t intended; /* when the current (or next) request should be sent */
@@ -296,9 +300,13 @@ static void arm_send(struct fl_lg_thread *t, struct conn *c)
 /* The slot's next event after its connection ended (or failed to open). */
 static void after_close(struct fl_lg_thread *t, struct conn *c, uint64_t now)
 {
-    if (!slot_active(t, c) || t->sends_left == 0)
+    if (!slot_active(t, c) || (t->sends_left == 0 && !c->resend))
         return; /* the next phase change or nothing */
     uint64_t due = c->failed_connect ? now + RETRY_NS : now;
+    if (c->resend) { /* the request waiting to go again goes at once */
+        schedule(t, c, now);
+        return;
+    }
     if (t->conn_interval) {
         /* Open loop: the schedule goes on; a reconnect takes the next turn. */
         c->intended += t->conn_interval;
@@ -338,9 +346,38 @@ static void begin_close(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     }
 }
 
+/* A kept-alive connection the server had closed (its keep-alive timeout,
+ * nginx's 75 s among them) shows as EOF or a reset before any byte of the
+ * answer. As HTTP clients do (RFC 9112 9.3.1), the request goes again,
+ * once, on a new connection of the same session: counted as retried, not
+ * as an error. True when that is what happens; the caller closes. */
+static bool retry_stale(struct fl_lg_thread *t, struct conn *c, int res, uint64_t now)
+{
+    if (c->state != C_BUSY || c->answers == 0 || c->got != 0 || c->retried || !slot_active(t, c) ||
+        (res != 0 && res != -ECONNRESET && res != -EPIPE))
+        return false;
+    c->resend = true;
+    t->cur.c.retried++;
+    if (now >= t->run->warmup_end)
+        t->total.c.retried++;
+    return true;
+}
+
+/* The new connection for a request to send again could not be had: the
+ * request is lost after all, as the read error it was. */
+static void lose_resend(struct fl_lg_thread *t, struct conn *c, uint64_t now)
+{
+    if (!c->resend)
+        return;
+    c->resend = false;
+    count_error(t, FL_LG_ERR_read, true, now);
+}
+
 static void start_connect(struct fl_lg_thread *t, struct conn *c, uint64_t now)
 {
     const struct fl_lg_run *run = t->run;
+    if (c->resend) /* the same session on a new connection: nothing is drawn */
+        goto open;
     double p = progress(t, now);
     c->pop = run->path ? NULL : fl_scenario_pick_population(t->s, &c->rng);
     c->first = NULL;
@@ -360,12 +397,14 @@ static void start_connect(struct fl_lg_thread *t, struct conn *c, uint64_t now)
         c->first = fl_scenario_pick_request(t->s, &c->rng);
         c->tcp = c->first->kind == FL_SCENARIO_TCP;
     }
+open:;
     const struct sockaddr_storage *sa = c->tcp ? &run->echo : &run->target;
     socklen_t salen = c->tcp ? run->echo_len : run->target_len;
     c->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         count_error(t, FL_LG_ERR_connect, false, now);
         c->failed_connect = true;
+        lose_resend(t, c, now);
         after_close(t, c, now);
         return;
     }
@@ -379,6 +418,8 @@ static void start_connect(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     c->deadline = now + t->s->timeout;
     t->busy++;
 }
+
+static void transmit(struct fl_lg_thread *t, struct conn *c, uint64_t now);
 
 static void send_request(struct fl_lg_thread *t, struct conn *c, uint64_t now)
 {
@@ -406,7 +447,16 @@ static void send_request(struct fl_lg_thread *t, struct conn *c, uint64_t now)
         c->left--;
     if (t->sends_left != UINT64_MAX)
         t->sends_left--;
+    c->retried = false;
+    if (!t->conn_interval)
+        c->intended = now;
+    transmit(t, c, now);
+}
 
+/* Sends c->req (just built, or again on a new connection) and arms the
+ * receive of its answer. */
+static void transmit(struct fl_lg_thread *t, struct conn *c, uint64_t now)
+{
     int n = 0;
     if (c->req.head_len)
         c->iov[n++] = (struct iovec){c->req.head, c->req.head_len};
@@ -418,12 +468,10 @@ static void send_request(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     c->to_send = c->req.head_len + c->req.body_len;
     if (!c->tcp)
         fl_resp_expect(&c->resp, &c->req.want);
-    c->seen = 0;
+    c->seen = c->got = 0;
     c->sent = c->answered = false;
     c->verdict = FL_RESP_MORE;
     c->sent_at = now;
-    if (!t->conn_interval)
-        c->intended = now;
     c->deadline = now + t->s->timeout;
     c->state = C_BUSY;
     t->busy++;
@@ -461,18 +509,25 @@ static void on_connect(struct fl_lg_thread *t, struct conn *c, int res, uint64_t
     if (res < 0) {
         count_error(t, FL_LG_ERR_connect, false, now);
         c->failed_connect = true;
+        lose_resend(t, c, now);
         finish_close(t, c, now);
         return;
     }
     c->failed_connect = false;
+    c->answers = 0;
     if (!c->tcp)
         fl_resp_init(&c->resp); /* one parser per connection, an expectation per answer */
     t->cur.c.connections++;
     t->total.c.connections++; /* warm-up included: most connections open at the start */
     c->state = C_READY;
     t->busy--;
-    if (slot_active(t, c) && t->sends_left != 0)
+    if (c->resend) {
+        c->resend = false;
+        c->retried = true;
+        transmit(t, c, now);
+    } else if (slot_active(t, c) && t->sends_left != 0) {
         send_request(t, c, now);
+    }
 }
 
 /* Both halves done: count the answer and decide the slot's next step. */
@@ -500,6 +555,7 @@ static void complete(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     }
     c->state = C_READY;
     t->busy--;
+    c->answers++;
     bool keep = c->tcp || fl_resp_keep_alive(&c->resp);
     if (c->verdict == FL_RESP_PROTOCOL || !keep || c->left == 0 || now >= c->life_end ||
         !slot_active(t, c) || t->sends_left == 0) {
@@ -526,7 +582,8 @@ static void on_send(struct fl_lg_thread *t, struct conn *c, int res, uint64_t no
         return;
     }
     if (res <= 0) {
-        count_error(t, FL_LG_ERR_write, true, now);
+        if (!retry_stale(t, c, res, now))
+            count_error(t, FL_LG_ERR_write, true, now);
         begin_close(t, c, now);
         return;
     }
@@ -599,10 +656,12 @@ static void on_recv(struct fl_lg_thread *t, struct conn *c, int res, unsigned fl
     if (res <= 0) {
         if (data)
             fl_bufring_recycle(&t->bufs, flags >> IORING_CQE_BUFFER_SHIFT);
-        count_error(t, FL_LG_ERR_read, true, now);
+        if (!retry_stale(t, c, res, now))
+            count_error(t, FL_LG_ERR_read, true, now);
         begin_close(t, c, now);
         return;
     }
+    c->got += (uint64_t)res;
     t->cur.c.bytes_received += (uint64_t)res;
     if (now >= t->run->warmup_end)
         t->total.c.bytes_received += (uint64_t)res;
@@ -687,6 +746,8 @@ static void scan_timeouts(struct fl_lg_thread *t, uint64_t now)
                 count_error(t, FL_LG_ERR_timeout, true, now);
             else
                 count_error(t, FL_LG_ERR_connect, false, now);
+            if (c->state == C_CONNECTING)
+                lose_resend(t, c, now);
             c->failed_connect = c->state == C_CONNECTING;
             begin_close(t, c, now);
         }

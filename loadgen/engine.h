@@ -54,6 +54,7 @@ struct fl_lg_counts {
     uint64_t errors[FL_LG_NERR];
     uint64_t bytes_sent, bytes_received;
     uint64_t connections; /* connections established */
+    uint64_t retried;     /* requests sent again: the server had closed the kept-alive connection */
 };
 
 struct fl_lg_tally {

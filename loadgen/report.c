@@ -241,6 +241,7 @@ int fl_lg_summary_write(const char *path, const struct fl_lg_result *r)
     cJSON_AddNumberToObject(root, "throughput_rps",
                             r->measured_s > 0 ? (double)c->requests / r->measured_s : 0);
     cJSON_AddNumberToObject(root, "connections_opened", (double)c->connections);
+    cJSON_AddNumberToObject(root, "retried", (double)c->retried);
     cJSON_AddNumberToObject(root, "bytes_sent", (double)c->bytes_sent);
     cJSON_AddNumberToObject(root, "bytes_received", (double)c->bytes_received);
     add_lat(root, "latency_us", &r->total->lat);

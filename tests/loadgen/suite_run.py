@@ -43,7 +43,7 @@ SERVER_ARGS = ["--mode", "tpc", "--threads", "2", "--allocator", "glibc"]
 
 # summary.json, as loadgen/README.md documents it.
 SUMMARY_NUMBERS = (
-    "requests", "ok", "mismatches", "throughput_rps",
+    "requests", "ok", "mismatches", "throughput_rps", "retried",
     *(f"errors.{k}" for k in ("total", "connect", "read", "write", "timeout", "status",
                               "length", "mismatch", "protocol")),
     *(f"latency_us.{k}" for k in ("p50", "p90", "p99", "p999", "max", "mean", "stddev")),
@@ -83,6 +83,46 @@ share = 1
 weight = 1
 kind = get
 path = /healthz
+"""
+
+# Sessions that sit idle longer than the server's keep-alive timeout, for
+# the stale case: HTTP and echo-port connections both.
+STALE_INI = """\
+# suite_run.py: idle past the server's keep-alive timeout
+[scenario]
+name = stale
+seed = 3
+warmup = 0
+connections = 6
+threads = 1
+rate = 0
+timeout = 5s
+error_stop = 0
+interval = 1s
+
+[phase before]
+duration = 1s
+
+[phase pause]
+duration = 2500ms
+idle = true
+
+[phase after]
+duration = 1s
+
+[population sessions]
+share = 1
+think = 5ms
+
+[request echo]
+weight = 2
+kind = echo
+body = 100-2k
+
+[request tcp]
+weight = 1
+kind = tcp
+bytes = 100-2k
 """
 
 # Echo only, for the mismatch case. No warm-up (it would hide the errors),
@@ -165,9 +205,9 @@ class Suite:
     # ------------------------------------------------------------ processes
 
     @contextlib.contextmanager
-    def fraglab(self):
+    def fraglab(self, extra=()):
         """A fresh fraglab-server with an echo port; it must survive the case."""
-        srv = Server(self.server, SERVER_ARGS)
+        srv = Server(self.server, SERVER_ARGS + list(extra))
         try:
             srv.start(10)  # Skip propagates
         except RuntimeError as e:
@@ -461,6 +501,24 @@ class Suite:
                 expect(unc[k] <= cor * 1.01 + 1,
                        f"uncorrected {k} {unc[k]} us > corrected {cor} us")
 
+    def stale(self):
+        """The server closes connections idle past its keep-alive timeout
+        (1 s here); the next request on each meets a closed connection and
+        goes again on a new one: counted as retried, no errors."""
+        ini = self.write("stale.ini", STALE_INI)
+        with self.fraglab(["--keepalive-timeout", "1s"]) as srv:
+            out = self.out_dir("stale")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{srv.port}", "--echo-target",
+                          f"{HOST}:{srv.echo_port}", "--out", out, "-q"], timeout=40)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_clean(s, "stale")
+            expect(s["retried"] >= 6, f"retried {s['retried']}, want >= 6 (each of 6 "
+                   f"connections closed by the server during the 2.5 s pause)")
+            stats = get_json(srv.port)["totals"]
+            expect(stats["idle_timeouts_total"] >= 6,
+                   f"the server closed {stats['idle_timeouts_total']} idle connections, want >= 6")
+
     def refused(self):
         port, echo = closed_port(), closed_port()
         out = self.out_dir("refused")
@@ -493,7 +551,7 @@ class Suite:
                                       f"{lines[0]!r}")
 
 
-CASES = ("quick", "soak", "mismatch", "sigint", "rate", "refused", "badargs")
+CASES = ("quick", "soak", "mismatch", "sigint", "rate", "stale", "refused", "badargs")
 
 
 def read_line(stream, timeout):
