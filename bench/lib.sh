@@ -10,6 +10,7 @@
 #   raw, rows         results subfolder and rows file, for cleanup
 #   nginx_bin         the nginx binary
 #   nginx_return      what nginx answers for / (`return $nginx_return;`)
+#   nginx_worker_conns  its worker_connections (default 4096)
 # and call its usage (--help) and wait_ready PID URL (0 once the server
 # answers as expected). common_option sets rounds, duration, out, conns,
 # server_cpu or client_cpu; setup_cleanup sets tmp, started and nginx_worker;
@@ -168,7 +169,7 @@ daemon off;
 master_process on;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections ${nginx_worker_conns:-4096}; }
 http {
     access_log off;
     keepalive_requests 1000000;

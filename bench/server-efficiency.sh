@@ -16,6 +16,7 @@ prog=server-efficiency
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 server_bin=$root/build/bin/fraglab-server
+bare_bin=$root/build/bin/bare-responder
 pipeline_lua=$root/bench/pipeline.lua
 
 rounds=5
@@ -39,10 +40,12 @@ usage() {
     cat <<EOF
 usage: bench/server-efficiency.sh [options]
 
-Default section: nginx (return 200 "ok") and fraglab-server --mode tpc
---threads 1 (GET $health_path), alternately, each pinned to CPU $server_cpu with
-wrk -t1 -c$conns --latency pinned to CPU $client_cpu. Per round and as medians:
-req/s, p99 latency, requests per server CPU-second, and the fraglab/nginx
+Default section: nginx (return 200 "ok"), fraglab-server --mode tpc
+--threads 1 (GET $health_path) and bench/bare_responder.c (the machine's
+ceiling: a fixed answer to every blank line, no parsing, no allocation),
+alternately, each pinned to CPU $server_cpu with wrk -t1 -c$conns --latency
+pinned to CPU $client_cpu. Per round and as medians: req/s, p99 latency,
+requests per server CPU-second, and the fraglab/nginx and fraglab/bare
 ratios of the medians.
 
   --rounds R        rounds of (nginx, fraglab) (default $rounds)
@@ -53,7 +56,7 @@ ratios of the medians.
   --workload        instead: fraglab under each allocator ($allocators)
                     on GET $work_path
   --allocators LIST with --workload: which allocators (default "$allocators")
-  --only nginx|fraglab   run one server of the default section only
+  --only nginx|fraglab|bare   run one server of the default section only
   --wait-idle S     before each run wait up to S s for an idle machine, and
                     repeat (at most twice) a run disturbed by other work on
                     the server's CPU; for shared machines (default 0: off)
@@ -74,7 +77,7 @@ while [ $# -gt 0 ]; do
     --workload) workload=true ;;
     --allocators) [ -n "${2-}" ] || die "--allocators needs a list"; allocators=$2; shift ;;
     --only)
-        case ${2-} in nginx | fraglab) only=$2 ;; *) die "--only takes nginx or fraglab, got '${2-}'" ;; esac
+        case ${2-} in nginx | fraglab | bare) only=$2 ;; *) die "--only takes nginx, fraglab or bare, got '${2-}'" ;; esac
         shift ;;
     --wait-idle) need_int "$1" "${2-}" 0 && wait_idle_s=$2 && shift ;;
     *) common_option "$1" "${2-}"; shift ;; # --rounds, --duration, --out, --connections, --*-cpu, --help
@@ -86,7 +89,10 @@ done
 
 [ -x "$server_bin" ] || die "$server_bin not found: build it first with scripts/build.sh build"
 command -v wrk >/dev/null || die "wrk not found: install it with scripts/deps.sh"
-if [ "$workload" = false ] && [ "$only" != fraglab ]; then
+if [ "$workload" = false ] && { [ -z "$only" ] || [ "$only" = bare ]; }; then
+    [ -x "$bare_bin" ] || die "$bare_bin not found: build it first with scripts/build.sh build"
+fi
+if [ "$workload" = false ] && { [ -z "$only" ] || [ "$only" = nginx ]; }; then
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
         die "nginx not found: install it with FRAGLAB_DEPS_EXTRA=nginx-light scripts/deps.sh"
 fi
@@ -134,6 +140,20 @@ core_ticks() {
 children_cpu() {
     times >"$tmp/times"
     children_s=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } print t }' "$tmp/times")
+}
+
+start_bare() { # sets bare_port, bare_pid
+    local log=$raw/bare.log port attempt
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$server_cpu" "$bare_bin" "$port" </dev/null >"$log" 2>&1 &
+        bare_pid=$!
+        started+=("$bare_pid")
+        wait_ready "$bare_pid" "http://127.0.0.1:$port/" && break
+        [ "$attempt" -lt 3 ] || die "bare-responder did not come up on port $port: $(tail -5 "$log")"
+        stop_pid "$bare_pid"
+    done
+    bare_port=$port
 }
 
 start_fraglab() { # start_fraglab ALLOCATOR -> sets fraglab_port, fraglab_pid
@@ -270,13 +290,17 @@ if [ "$workload" = true ]; then
         labels+=(fraglab) allocs+=("$a") ports+=("$fraglab_port") paths+=("$work_path") pids+=("$fraglab_pid")
     done
 else
-    if [ "$only" != fraglab ]; then
+    if [ -z "$only" ] || [ "$only" = nginx ]; then
         start_nginx
         labels+=(nginx) allocs+=(-) ports+=("$nginx_port") paths+=("/") pids+=("$nginx_worker")
     fi
-    if [ "$only" != nginx ]; then
+    if [ -z "$only" ] || [ "$only" = fraglab ]; then
         start_fraglab glibc
         labels+=(fraglab) allocs+=(glibc) ports+=("$fraglab_port") paths+=("$health_path") pids+=("$fraglab_pid")
+    fi
+    if [ -z "$only" ] || [ "$only" = bare ]; then
+        start_bare
+        labels+=(bare) allocs+=(-) ports+=("$bare_port") paths+=("/") pids+=("$bare_pid")
     fi
 fi
 
@@ -335,11 +359,15 @@ summarize() {
             for (k = 5; k <= 14; k++) line = line OFS fmt(m[key, k] = median(key, k), form[k - 4])
             print line, errs[key]
         }
-        f = "fraglab" SUBSEP "glibc"; g = "nginx" SUBSEP "-"
-        if ((f in cnt) && (g in cnt))
-            print "fraglab/nginx", "", pipeline, "", "ratio of medians", "", "", ratio(m[f, 6], m[g, 6]),
-                ratio(m[f, 7], m[g, 7]), ratio(m[f, 8], m[g, 8]), ratio(m[f, 9], m[g, 9]), "", "",
-                ratio(m[f, 12], m[g, 12]), ratio(m[f, 13], m[g, 13]), "", ""
+        f = "fraglab" SUBSEP "glibc"
+        split("nginx bare", others, " ")
+        for (o = 1; o <= 2; o++) {
+            g = others[o] SUBSEP "-"
+            if ((f in cnt) && (g in cnt))
+                print "fraglab/" others[o], "", pipeline, "", "ratio of medians", "", "", ratio(m[f, 6], m[g, 6]),
+                    ratio(m[f, 7], m[g, 7]), ratio(m[f, 8], m[g, 8]), ratio(m[f, 9], m[g, 9]), "", "",
+                    ratio(m[f, 12], m[g, 12]), ratio(m[f, 13], m[g, 13]), "", ""
+        }""
     }' "$rows"
 }
 

@@ -35,7 +35,7 @@ struct opts {
     const char *scenario, *target, *echo_target, *path, *out;
     const char *duration, *warmup, *connections, *threads, *rate, *max_requests, *timeout,
         *interval, *server_pid, *idle;
-    bool quiet;
+    bool quiet, no_sample;
 };
 
 static void usage(FILE *f)
@@ -61,6 +61,8 @@ static void usage(FILE *f)
             "  --timeout T            per request\n"
             "  --path PATH            every request is GET PATH (expects 200)\n"
             "  --server-pid PID       read the server's /proc/PID/smaps_rollup\n"
+            "  --no-sample            no memory sampling (/proc and /stats): CSV memory\n"
+            "                         columns empty (to measure what sampling costs)\n"
             "  --out DIR              results folder (default results/run-DATE-TIME)\n"
             "  --interval T           sampling interval\n"
             "  --idle T               after the load, close the connections and keep\n"
@@ -87,7 +89,8 @@ enum {
     O_OUT,
     O_INTERVAL,
     O_VERSION,
-    O_IDLE
+    O_IDLE,
+    O_NOSAMPLE
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -108,6 +111,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"out", required_argument, NULL, O_OUT},
         {"interval", required_argument, NULL, O_INTERVAL},
         {"idle", required_argument, NULL, O_IDLE},
+        {"no-sample", no_argument, NULL, O_NOSAMPLE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -161,6 +165,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case O_IDLE:
             o->idle = optarg;
+            break;
+        case O_NOSAMPLE:
+            o->no_sample = true;
             break;
         case 'q':
             o->quiet = true;
@@ -361,7 +368,7 @@ struct coord {
     struct fl_lg_monitor mon;
     struct fl_lg_server_info info;
     struct fl_lg_sample last;
-    bool sampled;
+    bool sampled, no_sample;
     int64_t rss_peak;
     FILE *csv;
     bool tty, quiet;
@@ -410,8 +417,12 @@ static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint
                      const char *phase)
 {
     struct fl_lg_run *run = &co->run;
-    fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
-    co->sampled = true;
+    if (co->no_sample) {
+        fl_lg_sample_clear(&co->last);
+    } else {
+        fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
+        co->sampled = true;
+    }
     if (co->last.mem.rss != FL_NA && co->last.mem.rss > co->rss_peak)
         co->rss_peak = co->last.mem.rss;
     const struct fl_scenario_phase *ph =
@@ -549,6 +560,10 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     if (o.idle && !parse_value("--idle", o.idle, FL_DIST_TIME, 0, FL_DIST_MAX_TIME, &idle))
         goto out;
     pid_t pid = 0;
+    if (o.server_pid && o.no_sample) {
+        fprintf(stderr, PROG ": --server-pid and --no-sample contradict each other\n");
+        goto out;
+    }
     if (o.server_pid) {
         uint64_t v;
         if (!parse_value("--server-pid", o.server_pid, FL_DIST_COUNT, 1, INT_MAX, &v))
@@ -575,8 +590,12 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     co.mon.addr = run->target;
     co.mon.addr_len = run->target_len;
     snprintf(co.mon.host, sizeof(co.mon.host), "%s", target);
-    fl_lg_monitor_sample(&co.mon, &co.last, &co.info);
-    if (!pid && co.info.known && co.info.pid > 0 &&
+    co.no_sample = o.no_sample;
+    if (o.no_sample)
+        fl_lg_sample_clear(&co.last);
+    else
+        fl_lg_monitor_sample(&co.mon, &co.last, &co.info);
+    if (!pid && !o.no_sample && co.info.known && co.info.pid > 0 &&
         fl_lg_is_loopback((const struct sockaddr *)&run->target)) {
         struct fl_procmem m;
         if (fl_procmem_read((pid_t)co.info.pid, &m) == 0)

@@ -187,14 +187,19 @@ static void from_stats(const cJSON *root, struct fl_lg_sample *s, struct fl_lg_s
     }
 }
 
-void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
-                          struct fl_lg_server_info *info)
+void fl_lg_sample_clear(struct fl_lg_sample *s)
 {
     s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
     s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
     s->frag_ratio = NAN;
     s->cross_share = NAN;
     s->cross_thread_frees = s->task_migrations = s->connections_open = s->held_bytes = FL_NA;
+}
+
+void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
+                          struct fl_lg_server_info *info)
+{
+    fl_lg_sample_clear(s);
     if (m->pid > 0 && fl_procmem_read(m->pid, &s->mem) != 0)
         s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
     char *body = NULL;

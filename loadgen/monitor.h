@@ -43,6 +43,9 @@ struct fl_lg_monitor {
 
 /* Takes one sample: /proc/PID/smaps_rollup when m->pid, GET /stats always
  * (1 s timeout). Fills `info` the first time /stats answers. */
+/* Every figure of `s` unknown (FL_NA, NaN). */
+void fl_lg_sample_clear(struct fl_lg_sample *s);
+
 void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
                           struct fl_lg_server_info *info);
 

@@ -469,9 +469,10 @@ class Suite:
             target = f"{HOST}:{srv.port}"
             # Closed loop: 16 connections do far more than 2000/s, and there
             # is no separate uncorrected latency.
+            # --no-sample here: the memory columns stay empty, the rest is there.
             out = self.out_dir("rate-closed")
             r = self.run(["--scenario", ini, "--target", target, "--duration", "2s",
-                          "--out", out, "-q"], timeout=30)
+                          "--no-sample", "--out", out, "-q"], timeout=30)
             expect(r.rc == 0, f"closed loop: exit {r.rc}, want 0: {r.err_lines()[-3:]}")
             s = self.summary(out)
             self.check_clean(s, "closed loop")
@@ -481,6 +482,10 @@ class Suite:
             expect(s.get("latency_uncorrected_us") is None,
                    f"closed loop has latency_uncorrected_us {s.get('latency_uncorrected_us')} "
                    f"(README: open loop only)")
+            _, rows = self.timeseries(out)
+            expect(rows and all(r["rss_bytes"] == "" and r["allocated_bytes"] == "" for r in rows),
+                   f"--no-sample: memory cells filled: {rows[:1]}")
+            expect(all(r["requests"] not in ("", "0") for r in rows), "--no-sample: no requests")
 
             out = self.out_dir("rate-open")
             r = self.run(["--scenario", ini, "--target", target, "--rate", "2000",
@@ -540,6 +545,8 @@ class Suite:
              "--bogus-flag"),
             ("bad duration", ["--scenario", quick, "--target", target, "--duration", "5x"], "5x"),
             ("missing scenario", ["--scenario", missing, "--target", target], "missing.ini"),
+            ("pid and no sampling", ["--scenario", quick, "--target", target, "--server-pid", "1",
+                                     "--no-sample"], "--no-sample"),
         )
         for i, (what, args, named) in enumerate(cases):
             out = self.out_dir(f"badargs-{i}")
