@@ -2,7 +2,8 @@
  * one after the other, each on a fresh fraglab-server on free loopback
  * ports, driven by the same seeded scenario and followed by an idle tail.
  * Each pairing is a `fraglab-loadgen run` child writing DIR/runs/NAME/;
- * DIR/runs.json is rewritten after every pairing (a checkpoint the report
+ * DIR/runs.json is written at the start and rewritten as every pairing
+ * starts and ends (a checkpoint the report
  * can read at any time), and the report is built at the end. */
 #include "matrix.h"
 
@@ -38,7 +39,7 @@ struct pairing {
     const char *mode;       /* tpc, ws, ws-owner */
     const char *alloc_spec; /* as given: glibc, jemalloc:dirty_decay_ms:1000, /path/lib.so */
     char alloc_label[96];   /* filesystem-safe */
-    const char *status;     /* "ok", "failed", "skipped" (interrupted) */
+    const char *status;     /* "pending", "running", "ok", "failed", "interrupted", "skipped" */
     char error[256];
 };
 
@@ -265,7 +266,7 @@ static void add_manifest(cJSON *root, const struct mopts *o, int argc, char **ar
         cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));
 }
 
-/* DIR/runs.json: what the report reads; rewritten after every pairing. */
+/* DIR/runs.json: what the report reads; rewritten as pairings start and end. */
 static int write_runs(const char *dir, const struct mopts *o, const char *scenario_name,
                       double duration_s, double idle_s, double interval_s, const char *started_at,
                       const struct pairing *p, int n, int argc, char **argv)
@@ -625,11 +626,18 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle, results in %s/\n", name,
             n, (double)duration / 1e9, (double)idle / 1e9, dir);
     int failed = 0;
+    /* runs.json exists from the start, so `report DIR` works mid-run: the
+     * pairing under way is "running", its CSV growing. */
+    write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9, (double)interval / 1e9,
+               started_at, pairs, n, argc, argv);
     for (int i = 0; i < n; i++) {
         if (g_stop) {
             pairs[i].status = "skipped";
             snprintf(pairs[i].error, sizeof(pairs[i].error), "interrupted before it ran");
         } else {
+            pairs[i].status = "running";
+            write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9,
+                       (double)interval / 1e9, started_at, pairs, n, argc, argv);
             run_pairing(&pairs[i], &o, dir, loadgen, i + 1, n);
             failed += strcmp(pairs[i].status, "ok") != 0;
         }

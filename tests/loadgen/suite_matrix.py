@@ -3,7 +3,8 @@
 (tpc, ws) under glibc plus an allocator that cannot load, 3 s of load and
 2 s of idle each. Asserts that every good pairing ran and left its files,
 that the bad one is reported with its reason while the others still run
-(exit 1), that runs.json carries the manifest, and that the report wrote
+(exit 1), that runs.json carries the manifest, that `report DIR` works
+mid-run (the pairing under way marked running), and that the report wrote
 matrix.csv with one row per pairing that ran, matrix.json and index.html.
 Loopback only (the matrix starts its own servers on free 127.0.0.1 ports);
 bounded by a timeout. Exit 0 pass, 1 fail."""
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def fail(msg):
@@ -34,12 +36,27 @@ def main():
            "--allocators", "glibc,/nonexistent/libnomalloc.so",
            "--duration", "3s", "--idle", "2s", "--out", out]
     print("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+        # Mid-run, during the first pairing's load: `report DIR` works from
+        # what is on disk, the pairing under way marked running.
+        time.sleep(2.5)
+        mid = subprocess.run([a.loadgen, "report", out, "--no-plots"], capture_output=True,
+                             text=True, timeout=30)
+        mid_csv = ""
+        if os.path.isfile(os.path.join(out, "matrix.csv")):
+            with open(os.path.join(out, "matrix.csv")) as f:
+                mid_csv = f.read()
+        stdout, stderr = proc.communicate(timeout=150)
     except subprocess.TimeoutExpired:
-        fail("the matrix did not finish within 150 s")
+        proc.kill()
+        fail("the matrix (or the report mid-run) did not finish in time")
+    r = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     print(r.stderr[-3000:])
     print(r.stdout[-3000:])
+    if mid.returncode != 0 or ",running," not in mid_csv:
+        fail(f"report mid-run: exit {mid.returncode} ({mid.stderr.strip()[-300:]}), "
+             f"matrix.csv without a running row: {mid_csv[:400]!r}")
     if r.returncode != 1:
         fail(f"exit {r.returncode}, want 1 (one allocator cannot load)")
 
