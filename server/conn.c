@@ -78,12 +78,11 @@ static void submit_recv(struct fl_worker *w, struct fl_conn *c)
 
 static void submit_send(struct fl_worker *w, struct fl_conn *c)
 {
-    memset(&c->msg, 0, sizeof(c->msg));
-    c->msg.msg_iov = c->out + c->out_head;
-    c->msg.msg_iovlen = c->out_n - c->out_head;
+    /* writev, not sendmsg: no msghdr to keep in every connection (SIGPIPE is
+     * ignored, so MSG_NOSIGNAL is not missed). */
     fl__worker_reserve(w, 2);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
-    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    io_uring_prep_writev(sqe, c->fd, c->out + c->out_head, c->out_n - c->out_head, 0);
     io_uring_sqe_set_data64(sqe, ud(c, FL_OP_SEND));
     link_timeout(w, c, sqe, (uint64_t)w->srv->cfg.send_timeout * 1000000u, FL_WAIT_SEND);
 }
@@ -116,6 +115,8 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     c->fd = fd;
     c->kind = kind;
     c->home = w;
+    c->cur = w;
+    fl__conn_out_reset(w, c);
     c->last_worker = w->id;
     size_t sz = state_size(w);
     c->state = fl_buf_alloc(w, sz);
@@ -130,10 +131,31 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     submit_recv(w, c);
 }
 
+void fl__conn_out_reset(struct fl_worker *w, struct fl_conn *c)
+{
+    if (c->outq)
+        fl_buf_free(w, c->outq);
+    c->outq = NULL;
+    c->out = c->out_inl;
+    c->out_buf = c->out_buf_inl;
+    c->out_cap = FL_OUT_INLINE;
+    c->out_head = c->out_n = 0;
+    c->out_bytes = 0;
+}
+
 bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len)
 {
-    if (c->out_n == FL_OUT_MAX)
-        return false;
+    if (c->out_n == c->out_cap) {
+        if (c->outq)
+            return false; /* FL_OUT_MAX: the parser pauses before this */
+        struct fl_outq *q = fl_buf_alloc(c->cur, sizeof(*q));
+        memcpy(q->iov, c->out, c->out_n * sizeof(*c->out));
+        memcpy(q->buf, c->out_buf, c->out_n * sizeof(*c->out_buf));
+        c->outq = q;
+        c->out = q->iov;
+        c->out_buf = q->buf;
+        c->out_cap = FL_OUT_MAX;
+    }
     c->out[c->out_n].iov_base = (void *)data;
     c->out[c->out_n].iov_len = len;
     c->out_buf[c->out_n] = buf;
@@ -165,8 +187,7 @@ static void drop_output(struct fl_worker *w, struct fl_conn *c)
 {
     for (uint32_t i = c->out_head; i < c->out_n; i++)
         fl_buf_free(w, c->out_buf[i]);
-    c->out_head = c->out_n = 0;
-    c->out_bytes = 0;
+    fl__conn_out_reset(w, c);
 }
 
 static void begin_close(struct fl_worker *w, struct fl_conn *c)
@@ -296,7 +317,7 @@ static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
         next_op(w, c);
         return;
     }
-    c->out_head = c->out_n = 0;
+    fl__conn_out_reset(w, c);
     if (c->in && !c->closing && !fl_http_feed(w, c)) /* input left by a paused parser */
         c->closing = true;
     next_op(w, c);
@@ -304,6 +325,7 @@ static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
 
 void fl_conn_run(struct fl_worker *w, struct fl_conn *c)
 {
+    c->cur = w; /* the queue grows, and the parser allocates, on this worker */
     if (c->last_worker != w->id) {
         FL_COUNT(&w->ctr, task_migrations, 1);
         c->last_worker = w->id;

@@ -17,7 +17,16 @@
 
 struct fl_worker;
 
-#define FL_OUT_MAX 64 /* response pieces queued for one sendmsg */
+#define FL_OUT_MAX 64   /* response pieces queued for one sendmsg */
+#define FL_OUT_INLINE 3 /* of them, held in the connection itself */
+
+/* The output queue beyond FL_OUT_INLINE pieces (pipelined requests): an
+ * fl_buf allocated when the inline queue overflows and freed once the
+ * queue drains, so an idle connection carries only the inline one. */
+struct fl_outq {
+    struct iovec iov[FL_OUT_MAX];
+    void *buf[FL_OUT_MAX];
+};
 
 enum fl_conn_kind { FL_CONN_HTTP, FL_CONN_ECHO };
 
@@ -45,7 +54,7 @@ struct fl_req {
     uint64_t target_len;
     char *body; /* fl_buf */
     uint64_t body_len;
-    uint8_t field[32]; /* current header name, lower-cased, truncated */
+    uint8_t field[20]; /* current header name, lower-cased, truncated */
     uint8_t field_len;
     uint8_t val[16]; /* value of Expect */
     uint8_t val_len;
@@ -56,7 +65,7 @@ struct fl_req {
     uint32_t line_len; /* request line bytes: method, target, version */
     uint32_t head_len; /* head bytes so far */
     uint32_t field_sz; /* bytes of the current field, name and value */
-    char te[64];       /* Transfer-Encoding values, lower-cased, joined by ',' */
+    char te[32];       /* Transfer-Encoding values, lower-cased, joined by ',' */
     uint8_t te_len;    /* 0: none seen; sizeof(te): too long */
     bool expect_100;   /* Expect: 100-continue seen */
     bool sent_100;
@@ -90,12 +99,15 @@ struct fl_conn {
     char *in;
     uint32_t in_off, in_len;
 
-    /* output: pieces in request order, each an fl_buf freed once sent */
-    struct iovec out[FL_OUT_MAX];
-    void *out_buf[FL_OUT_MAX];
-    uint32_t out_n, out_head;
+    /* output: pieces in request order, each an fl_buf freed once sent; `out`
+     * and `out_buf` point at the inline arrays or at `outq`'s */
+    struct iovec *out;
+    void **out_buf;
+    struct fl_outq *outq;
+    struct iovec out_inl[FL_OUT_INLINE];
+    void *out_buf_inl[FL_OUT_INLINE];
+    uint32_t out_n, out_head, out_cap;
     uint64_t out_bytes;
-    struct msghdr msg;
 
     llhttp_t parser;
     const char *parse_start; /* the bytes llhttp_execute is working on */
@@ -112,9 +124,14 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind);
 /* Runs the connection's pending completion on worker `w`. */
 void fl_conn_run(struct fl_worker *w, struct fl_conn *c);
 
-/* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`).
- * Returns false when the output queue is full. */
+/* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`),
+ * growing the queue past the inline pieces on c->cur. Returns false when
+ * the output queue is full. */
 bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len);
+
+/* Empties the output queue (its pieces already freed or sent) and goes back
+ * to the inline one. */
+void fl__conn_out_reset(struct fl_worker *w, struct fl_conn *c);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t fl__now_ns(void);

@@ -108,8 +108,7 @@ static void drain(struct fl_worker *w, struct fl_conn *c, bool *first, bool conf
         }
         fl_buf_free(w, c->out_buf[i]);
     }
-    c->out_head = c->out_n = 0;
-    c->out_bytes = 0;
+    fl__conn_out_reset(w, c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -128,7 +127,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c->kind = FL_CONN_HTTP;
     c->fd = -1;
     c->home = w;
+    c->cur = w;
     c->next_expiry = FL_HOLD_CONN;
+    fl__conn_out_reset(w, c);
     fl_http_init(c);
     if (sel & 2) {
         llhttp_set_lenient_headers(&c->parser, 1);
