@@ -119,9 +119,11 @@ bool fl_uring_unavailable(int err, char *buf, size_t len)
         else
             snprintf(buf, len,
                      "io_uring_setup was refused (%s), most likely by a seccomp filter (Docker's "
-                     "default profile blocks io_uring) or a security module; fix: a seccomp "
-                     "profile that allows io_uring_setup, io_uring_enter and io_uring_register "
-                     "(docker run --security-opt seccomp=PROFILE.json)",
+                     "default profile blocks io_uring since 2023) or a security module; fix: a "
+                     "seccomp profile that allows io_uring_setup, io_uring_enter and "
+                     "io_uring_register, such as fraglab's docker/seccomp-io_uring.json (Docker's "
+                     "default plus those three): docker run --security-opt "
+                     "seccomp=docker/seccomp-io_uring.json",
                      err == EPERM ? "EPERM" : "EACCES");
         return true;
     case ENOMEM:

@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Installs fraglab's build and test dependencies from Debian 12 packages.
+# Installs fraglab's dependencies from Debian 12 packages.
+#   scripts/deps.sh            build, test and benchmark tools (the default)
+#   scripts/deps.sh --build    only what compiling needs (docker/Dockerfile's build stage)
+#   scripts/deps.sh --runtime  only what the two binaries need to run, with
+#                              every allocator and gnuplot (its runtime stage)
 # Idempotent: apt is skipped entirely when every package is already present.
 set -euo pipefail
 
-pkgs=(
-    build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+build=(
+    build-essential cmake pkg-config
     liburing-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
     node-llhttp libinih-dev libcjson-dev libcmocka-dev
-    curl wrk gnuplot-nox python3 chromium
 )
+tools=(
+    clang clang-format libclang-rt-14-dev
+    curl wrk gnuplot-nox python3 python3-yaml chromium
+)
+runtime=(
+    liburing2 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libinih1 libcjson1
+    gnuplot-nox ca-certificates
+)
+case ${1:-} in
+"") pkgs=("${build[@]}" "${tools[@]}") ;;
+--build) pkgs=("${build[@]}") ;;
+--runtime) pkgs=("${runtime[@]}") ;;
+*) echo "deps.sh: unknown option '$1' (--build or --runtime)" >&2; exit 2 ;;
+esac
 # Extra tools some steps need: FRAGLAB_DEPS_EXTRA="nginx-light" scripts/deps.sh
 read -r -a extra <<<"${FRAGLAB_DEPS_EXTRA:-}"
 pkgs+=("${extra[@]}")

@@ -32,7 +32,7 @@ check() { # check NAME WANT_IN_LINE CMD...
 
 for e in EPERM ENOSYS ENOMEM; do
     case $e in
-    EPERM) want="seccomp\|io_uring_disabled" ;;
+    EPERM) want="seccomp=docker/seccomp-io_uring.json\|io_uring_disabled" ;;
     ENOSYS) want="not implemented" ;;
     ENOMEM) want="RLIMIT_MEMLOCK" ;;
     esac
