@@ -21,6 +21,7 @@ default_cases=(
     'quick|--scenario config/quick.ini --idle 10s'
     'cross|--scenario config/cross.ini --duration 30s --idle 10s'
     'soak-40s|--scenario config/soak.ini --duration 40s --idle 10s'
+    'cross-open|--scenario config/cross.ini --duration 30s --idle 10s --rate 8000'
     'cross-4threads|--scenario config/cross.ini --duration 30s --idle 10s --threads 4'
     'cross-jemalloc-bg|--scenario config/cross.ini --duration 30s --idle 10s --allocators jemalloc,jemalloc:background_thread:true'
 )
