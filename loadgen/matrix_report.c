@@ -258,14 +258,22 @@ static void figures(const struct series *s, struct fl__mr_run *run)
 {
     double **v = (double **)s->v;
     size_t nload = 0, peak = SIZE_MAX, last_idle = SIZE_MAX, last_load = SIZE_MAX;
-    size_t busy_peak = SIZE_MAX; /* the highest RSS among rows that served requests */
+    /* The highest RSS among rows sampled under load: rows that served
+     * requests, but not the run's last load row, whose sample is taken once
+     * the load has stopped and the connections are closing. */
+    size_t busy_peak = SIZE_MAX, end_row = SIZE_MAX, busy_rows = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!(v[C_PHASE][i] > 0)) {
+            end_row = i;
+            busy_rows += v[C_REQ][i] > 0;
+        }
     double req = 0, secs = 0, prev_t = 0;
     for (size_t i = 0; i < s->n; i++) {
         bool idle = v[C_PHASE][i] > 0;
         double t = v[C_T][i];
         if (!isnan(v[C_RSS][i]) && (peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][peak]))
             peak = i;
-        if (!idle && v[C_REQ][i] > 0 && !isnan(v[C_RSS][i]) &&
+        if (!idle && v[C_REQ][i] > 0 && !isnan(v[C_RSS][i]) && (i != end_row || busy_rows == 1) &&
             (busy_peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][busy_peak]))
             busy_peak = i;
         if (idle) {
