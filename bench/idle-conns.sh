@@ -20,7 +20,7 @@ conns=10000 state=64 nginx=true rounds=3
 server_cpu=1 client_cpu=0
 nginx_return='200 "ok"'
 nginx_worker_conns=$((conns + 100))
-raw=$root/results/idle-conns-$(date +%Y%m%d-%H%M%S) rows=/dev/null
+raw=$root/results/idle-conns-$(date +%Y%m%d-%H%M%S)
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 wait_ready() { # PID URL
     for _ in $(seq 100); do

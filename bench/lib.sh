@@ -83,8 +83,10 @@ cleanup() {
     for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop_pid "${started[i]}"; done
     # If the nginx master died first its worker would be orphaned.
     [ -n "$nginx_worker" ] && kill -0 "$nginx_worker" 2>/dev/null && kill -KILL "$nginx_worker" 2>/dev/null
-    [ -s "$tmp/nginx/error.log" ] && cp "$tmp/nginx/error.log" "$raw/nginx-error.log"
-    rm -rf "$tmp" "$rows"
+    [ -s "$tmp/nginx/error.log" ] && [ -d "${raw:-}" ] && cp "$tmp/nginx/error.log" "$raw/nginx-error.log"
+    # $rows may be unset in scripts that keep no rows file: never remove "".
+    rm -rf "$tmp"
+    [ -n "${rows:-}" ] && [ -f "$rows" ] && rm -f "$rows"
     exit "$rc"
 }
 

@@ -5,8 +5,9 @@
 # --path /healthz -c 64 -t 1 on CPU 0, closed loop, --duration S per run,
 # three ways in turn each round: --no-sample, sampling every 1 s, every
 # 100 ms (each sample reads /proc/PID/smaps_rollup and GET /stats, whose
-# JSON the server renders). Prints each run and the medians, and the
-# throughput lost to sampling in % of the unsampled median. Run by hand;
+# JSON the server renders). Prints each run, the medians, and the
+# throughput lost to sampling: the median over the rounds of each round's
+# sampled/unsampled ratio (robust to the machine drifting between rounds). Run by hand;
 # loopback only; everything it starts is stopped.
 #
 # usage: bench/sampling-cost.sh [--rounds R] [--duration S]
@@ -19,7 +20,7 @@ server_bin=$root/build/bin/fraglab-server
 loadgen_bin=$root/build/bin/fraglab-loadgen
 rounds=5 duration=5 server_cpu=1 client_cpu=0
 out=$root/results/sampling-cost-$(date +%Y%m%d-%H%M%S)
-raw=$out rows=/dev/null
+raw=$out
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -62,8 +63,14 @@ done
 echo
 python3 - "${got[none]}" "${got[1s]}" "${got[100ms]}" <<'PY' | tee "$out/summary.txt"
 import statistics, sys
-med = [statistics.median(float(x) for x in a.split()) for a in sys.argv[1:]]
+runs = [[float(x) for x in a.split()] for a in sys.argv[1:]]
+med = [statistics.median(r) for r in runs]
 print(f"medians: no sampling {med[0]:.0f} req/s, 1 s {med[1]:.0f}, 100 ms {med[2]:.0f}")
-print(f"cost of sampling: 1 s {100 * (1 - med[1] / med[0]):.2f} %, 100 ms {100 * (1 - med[2] / med[0]):.2f} %")
+# Each round's runs are back to back, so the ratio within a round is
+# robust to the machine drifting between rounds; its median is the figure.
+for k, name in ((1, "1 s"), (2, "100 ms")):
+    r = [b / a for a, b in zip(runs[0], runs[k])]
+    print(f"cost of sampling every {name}: {100 * (1 - statistics.median(r)):.2f} % "
+          f"(median of the rounds' ratios; rounds {', '.join(f'{100 * (1 - x):.1f}' for x in r)} %)")
 PY
 echo "sampling-cost: runs in $out"
