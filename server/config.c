@@ -281,7 +281,7 @@ static const struct {
     {OFF(max_request_line), 16, UINT32_MAX},
     {OFF(max_header_field), 16, UINT32_MAX},
     {OFF(max_head), 64, UINT32_MAX},
-    {OFF(max_headers), 1, 100000},
+    {OFF(max_headers), 1, 65535}, /* counted in 16 bits */
     /* a linked timeout takes seconds and nanoseconds; a day is plenty */
     {OFF(header_timeout), 0, 86400000},
     {OFF(body_timeout), 0, 86400000},
