@@ -47,10 +47,7 @@ enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CLOSE };
 
 static struct io_uring_sqe *sqe_get(void)
 {
-    struct io_uring_sqe *s;
-    while (!(s = io_uring_get_sqe(&ring)))
-        io_uring_submit(&ring);
-    return s;
+    return fl_uring_sqe(&ring);
 }
 
 static void arm_recv(int fd)

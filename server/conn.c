@@ -38,6 +38,8 @@ static uint64_t recv_wait(struct fl_worker *w, struct fl_conn *c, enum fl_wait *
         if (!cfg->header_timeout)
             return 0;
         uint64_t now = fl__now_ns();
+        if (!c->head_deadline) /* the head began in the read just parsed */
+            c->head_deadline = now + (uint64_t)cfg->header_timeout * 1000000u;
         return c->head_deadline > now ? c->head_deadline - now : 1;
     } else {
         *kind = FL_WAIT_IDLE;

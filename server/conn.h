@@ -85,12 +85,12 @@ struct fl_conn {
 
     enum fl_conn_kind kind;
     int fd;
-    int last_worker;                  /* worker that ran the previous step, for migrations */
-    struct fl_worker *cur;            /* worker running the current step (parser callbacks) */
-    struct fl_worker *home;           /* worker that accepted it */
-    bool closing;                     /* close after the queued output is sent */
-    uint8_t wait;                     /* enum fl_wait of the operation in flight */
-    uint64_t head_deadline;           /* CLOCK_MONOTONIC ns by which the head must be in */
+    int last_worker;        /* worker that ran the previous step, for migrations */
+    struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
+    struct fl_worker *home; /* worker that accepted it */
+    bool closing;           /* close after the queued output is sent */
+    uint8_t wait;           /* enum fl_wait of the operation in flight */
+    uint64_t head_deadline; /* CLOCK_MONOTONIC ns by which the head must be in; 0: not set */
     struct __kernel_timespec timeout; /* of the linked timeout in flight */
 
     void *state; /* per-connection state of varied size (fl_buf) */
