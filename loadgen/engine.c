@@ -557,11 +557,16 @@ static void complete(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     t->busy--;
     c->answers++;
     bool keep = c->tcp || fl_resp_keep_alive(&c->resp);
+    bool idle = !slot_active(t, c);
     if (c->verdict == FL_RESP_PROTOCOL || !keep || c->left == 0 || now >= c->life_end ||
-        !slot_active(t, c) || t->sends_left == 0) {
+        (idle && (t->close_idle || c->slot >= t->active)) || t->sends_left == 0) {
         begin_close(t, c, now);
         return;
     }
+    /* An idle phase began while this request was out: the connection stays
+     * open and silent, as the phase's others do. */
+    if (idle)
+        return;
     if (t->conn_interval) {
         c->intended += t->conn_interval;
         schedule(t, c, c->intended);

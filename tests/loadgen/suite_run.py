@@ -110,9 +110,10 @@ idle = true
 [phase after]
 duration = 1s
 
+# No think time: each connection is mid-request as the pause begins, and
+# must stay open through it all the same.
 [population sessions]
 share = 1
-think = 5ms
 
 [request echo]
 weight = 2
