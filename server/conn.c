@@ -30,10 +30,11 @@ static uint64_t recv_wait(struct fl_worker *w, struct fl_conn *c, enum fl_wait *
 {
     const struct fl_server_config *cfg = &w->srv->cfg;
     uint64_t ms = 0;
-    if (c->kind == FL_CONN_HTTP && c->req.active && c->req.headers_done) {
+    bool active = c->http && c->http->req.active;
+    if (active && c->http->req.headers_done) {
         *kind = FL_WAIT_BODY;
         ms = (uint64_t)cfg->body_timeout;
-    } else if (c->kind == FL_CONN_HTTP && (c->req.active || c->nreq == 0)) {
+    } else if (c->kind == FL_CONN_HTTP && (active || c->nreq == 0)) {
         *kind = FL_WAIT_HEAD; /* the deadline is absolute: dribbling does not extend it */
         if (!cfg->header_timeout)
             return 0;
@@ -69,6 +70,8 @@ static void submit_recv(struct fl_worker *w, struct fl_conn *c)
 {
     enum fl_wait kind;
     uint64_t ns = recv_wait(w, c, &kind);
+    if (kind == FL_WAIT_IDLE && !c->in)
+        fl_http_detach(w, c); /* between requests: no parser held */
     fl__worker_reserve(w, 2);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
     io_uring_prep_recv(sqe, c->fd, NULL, FL_RBUF_SIZE, 0);
@@ -125,8 +128,6 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
     c->next_expiry = FL_HOLD_CONN;
     c->head_deadline = fl__now_ns() + (uint64_t)w->srv->cfg.header_timeout * 1000000u;
-    if (kind == FL_CONN_HTTP)
-        fl_http_init(c);
     atomic_fetch_add(&w->nconns, 1);
     FL_COUNT(&w->ctr, connections_accepted, 1);
     FL_COUNT(&w->ctr, connections_open, 1);
@@ -202,8 +203,7 @@ static void begin_close(struct fl_worker *w, struct fl_conn *c)
 
 static void free_conn(struct fl_worker *w, struct fl_conn *c)
 {
-    if (c->kind == FL_CONN_HTTP)
-        fl_http_reset(w, c);
+    fl_http_detach(w, c);
     fl__conn_drop_holds(w, c, true);
     fl_buf_free(w, c->state);
     FL_COUNT(&w->ctr, connections_open, -1);
@@ -247,7 +247,7 @@ static void on_recv_timeout(struct fl_worker *w, struct fl_conn *c)
         FL_COUNT(&w->ctr, body_timeouts, 1);
     else
         FL_COUNT(&w->ctr, header_timeouts, 1);
-    if (c->kind == FL_CONN_HTTP && c->req.active) {
+    if (c->http && c->http->req.active) {
         bool body = c->wait == FL_WAIT_BODY;
         fl_buf_free(w, c->in); /* input left by a paused parser is dropped with the request */
         c->in = NULL;
@@ -287,6 +287,7 @@ static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
         submit_send(w, c);
         return;
     }
+    fl_http_attach(w, c);
     c->in = c->ev_data;
     c->in_off = 0;
     c->in_len = (uint32_t)res;

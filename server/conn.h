@@ -77,6 +77,17 @@ struct fl_req {
     const char *allow; /* "Allow: ...\r\n" for a 405, set by the route */
 };
 
+/* The parser and the request it builds: what an HTTP connection needs only
+ * between a request's first byte and its answer. A connection waiting for
+ * its next request gives it back to its worker's cache (http.c), so an idle
+ * keep-alive connection carries none of it. */
+struct fl_http {
+    llhttp_t parser;
+    const char *parse_start; /* the bytes llhttp_execute is working on */
+    struct fl_req req;
+    struct fl_http *next; /* in a worker's cache */
+};
+
 struct fl_conn {
     /* the pending completion: set by the worker that reaped it */
     int ev_op;
@@ -109,10 +120,8 @@ struct fl_conn {
     uint32_t out_n, out_head, out_cap;
     uint64_t out_bytes;
 
-    llhttp_t parser;
-    const char *parse_start; /* the bytes llhttp_execute is working on */
-    struct fl_req req;
-    uint64_t nreq; /* requests completed */
+    struct fl_http *http; /* HTTP only, and only while a request is under way */
+    uint64_t nreq;        /* requests completed */
     struct fl_hold *holds;
     uint64_t hold_bytes;
     uint64_t next_expiry;

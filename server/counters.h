@@ -26,6 +26,8 @@
     X(remote_returns, "remote_returns_total", counter,                                             \
       "Buffers sent back to their allocating worker (free-policy owner)")                          \
     X(buffer_bytes, "buffer_bytes", gauge, "Bytes in live server buffers")                         \
+    X(http_parsers, "http_parsers", gauge,                                                         \
+      "HTTP parsers held by connections with a request under way (idle ones hold none)")           \
     X(held_bytes, "held_bytes", gauge, "Bytes held past their request by the workload endpoint")   \
     X(bytes_received, "received_bytes_total", counter, "Bytes received")                           \
     X(bytes_sent, "sent_bytes_total", counter, "Bytes sent")                                       \

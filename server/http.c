@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,6 +19,11 @@
 static struct fl_conn *conn_of(llhttp_t *p)
 {
     return p->data;
+}
+
+static struct fl_req *req_of(llhttp_t *p)
+{
+    return &conn_of(p)->http->req;
 }
 
 /* Appends to a request buffer: exact size for the first piece (the common
@@ -42,16 +48,18 @@ static void append(struct fl_worker *w, char **buf, uint64_t *len, const char *a
 
 void fl_http_reset(struct fl_worker *w, struct fl_conn *c)
 {
-    fl_buf_free(w, c->req.target);
-    fl_buf_free(w, c->req.body);
-    memset(&c->req, 0, sizeof(c->req));
+    if (!c->http)
+        return;
+    fl_buf_free(w, c->http->req.target);
+    fl_buf_free(w, c->http->req.body);
+    memset(&c->http->req, 0, sizeof(c->http->req));
 }
 
 static int on_message_begin(llhttp_t *p)
 {
     struct fl_conn *c = conn_of(p);
     fl_http_reset(c->cur, c);
-    c->req.active = true;
+    c->http->req.active = true;
     /* The first request's head is due header_timeout after the accept; a
      * later one's after its first byte, set by the receive that waits for
      * the rest (conn.c), so a head that arrives whole reads no clock. */
@@ -79,7 +87,7 @@ static const struct fl_server_config *cfg_of(llhttp_t *p)
 /* The request line: method, target and version, counted together. */
 static int count_line(llhttp_t *p, size_t n)
 {
-    struct fl_req *r = &conn_of(p)->req;
+    struct fl_req *r = req_of(p);
     r->line_len += (uint32_t)n;
     r->head_len += (uint32_t)n;
     if (r->line_len > (uint64_t)cfg_of(p)->max_request_line)
@@ -104,7 +112,7 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     struct fl_conn *c = conn_of(p);
     if (count_line(p, n))
         return -1;
-    append(c->cur, &c->req.target, &c->req.target_len, at, n);
+    append(c->cur, &c->http->req.target, &c->http->req.target_len, at, n);
     return 0;
 }
 
@@ -114,7 +122,7 @@ enum fl_hdr { H_OTHER, H_EXPECT, H_TE, H_HOST };
 /* A field's bytes, name or value: each field and the whole head are capped. */
 static int count_field(llhttp_t *p, size_t n)
 {
-    struct fl_req *r = &conn_of(p)->req;
+    struct fl_req *r = req_of(p);
     const struct fl_server_config *cfg = cfg_of(p);
     r->field_sz += (uint32_t)n;
     r->head_len += (uint32_t)n;
@@ -127,7 +135,7 @@ static int count_field(llhttp_t *p, size_t n)
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
-    struct fl_req *r = &conn_of(p)->req;
+    struct fl_req *r = req_of(p);
     if (count_field(p, n))
         return -1;
     for (size_t i = 0; i < n && r->field_len < sizeof(r->field); i++)
@@ -143,7 +151,7 @@ static bool named(const struct fl_req *r, const char *name)
 
 static int on_header_field_complete(llhttp_t *p)
 {
-    struct fl_req *r = &conn_of(p)->req;
+    struct fl_req *r = req_of(p);
     if (r->field_sz == 0)
         return reject(r, 400, "empty header name");
     if (++r->nfields > cfg_of(p)->max_headers)
@@ -162,13 +170,13 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct fl_conn *c = conn_of(p);
-    struct fl_req *r = &c->req;
+    struct fl_req *r = &c->http->req;
     if (count_field(p, n))
         return -1;
     /* llhttp 8.1 hands an obs-fold's continuation line over as one more
      * span of the same value; a value split by the end of a read resumes
      * at the start of the next one instead. */
-    if (r->in_value && at != c->parse_start)
+    if (r->in_value && at != c->http->parse_start)
         return reject(r, 400, "obs-fold (header value continued on the next line)");
     r->in_value = true;
     if (r->which == H_EXPECT)
@@ -182,7 +190,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    struct fl_req *r = &conn_of(p)->req;
+    struct fl_req *r = req_of(p);
     if (r->which == H_EXPECT && r->val_len == 12 &&
         strncasecmp((char *)r->val, "100-continue", 12) == 0)
         r->expect_100 = true;
@@ -235,9 +243,9 @@ static int check_te(struct fl_req *r, const llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
     struct fl_conn *c = conn_of(p);
-    struct fl_req *r = &c->req;
-    c->req.headers_done = true;
-    c->req.head_only = llhttp_get_method(p) == HTTP_HEAD; /* parsed by now, not at begin */
+    struct fl_req *r = &c->http->req;
+    c->http->req.headers_done = true;
+    c->http->req.head_only = llhttp_get_method(p) == HTTP_HEAD; /* parsed by now, not at begin */
     if (p->http_major != 1)
         return reject(r, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
     if (p->http_minor >= 1 && r->hosts == 0)
@@ -254,7 +262,7 @@ static int on_headers_complete(llhttp_t *p)
         if (p->content_length > (uint64_t)c->cur->srv->cfg.max_body)
             return reject(r, 413, "body larger than max_body"); /* before reading it */
         if (p->content_length)
-            c->req.body = fl_buf_alloc(c->cur, p->content_length);
+            c->http->req.body = fl_buf_alloc(c->cur, p->content_length);
     }
     return 0;
 }
@@ -262,9 +270,9 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct fl_conn *c = conn_of(p);
-    if (c->req.body_len + n > (uint64_t)c->cur->srv->cfg.max_body)
-        return reject(&c->req, 413, "body larger than max_body"); /* chunked, as it grows */
-    append(c->cur, &c->req.body, &c->req.body_len, at, n);
+    if (c->http->req.body_len + n > (uint64_t)c->cur->srv->cfg.max_body)
+        return reject(&c->http->req, 413, "body larger than max_body"); /* chunked, as it grows */
+    append(c->cur, &c->http->req.body, &c->http->req.body_len, at, n);
     return 0;
 }
 
@@ -299,10 +307,55 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_message_complete,
 };
 
-void fl_http_init(struct fl_conn *c)
+/* Parsers a worker keeps for reuse: connections take one per request (most
+ * give it back within the same completion), so a few cover a busy worker;
+ * beyond these, a parser given back is freed. */
+#define HTTP_CACHE_MAX 64
+
+void fl_http_attach(struct fl_worker *w, struct fl_conn *c)
 {
-    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
-    c->parser.data = c;
+    if (c->http)
+        return;
+    struct fl_http *h = w->http_cache;
+    if (h) {
+        w->http_cache = h->next;
+        w->http_cached--;
+    } else if (!(h = malloc(sizeof(*h)))) {
+        fprintf(stderr, "fraglab-server: out of memory for a parser\n");
+        abort();
+    }
+    memset(&h->req, 0, sizeof(h->req));
+    llhttp_init(&h->parser, HTTP_REQUEST, &settings);
+    h->parser.data = c;
+    c->http = h;
+    FL_COUNT(&w->ctr, http_parsers, 1);
+}
+
+void fl_http_detach(struct fl_worker *w, struct fl_conn *c)
+{
+    struct fl_http *h = c->http;
+    if (!h)
+        return;
+    fl_http_reset(w, c);
+    c->http = NULL;
+    FL_COUNT(&w->ctr, http_parsers, -1);
+    if (w->http_cached >= HTTP_CACHE_MAX) {
+        free(h);
+        return;
+    }
+    h->next = w->http_cache;
+    w->http_cache = h;
+    w->http_cached++;
+}
+
+void fl_http_cache_free(struct fl_worker *w)
+{
+    while (w->http_cache) {
+        struct fl_http *h = w->http_cache;
+        w->http_cache = h->next;
+        free(h);
+    }
+    w->http_cached = 0;
 }
 
 static void consume_input(struct fl_worker *w, struct fl_conn *c)
@@ -315,13 +368,14 @@ static void consume_input(struct fl_worker *w, struct fl_conn *c)
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
 {
     c->cur = w;
-    c->parse_start = c->in + c->in_off;
-    llhttp_errno_t e = llhttp_execute(&c->parser, c->parse_start, c->in_len - c->in_off);
+    c->http->parse_start = c->in + c->in_off;
+    llhttp_errno_t e =
+        llhttp_execute(&c->http->parser, c->http->parse_start, c->in_len - c->in_off);
     if (e == HPE_OK) {
         consume_input(w, c);
     } else if (e == HPE_PAUSED) {
-        uint32_t pos = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->in);
-        llhttp_resume(&c->parser);
+        uint32_t pos = (uint32_t)(llhttp_get_error_pos(&c->http->parser) - c->in);
+        llhttp_resume(&c->http->parser);
         c->in_off = pos;
         if (c->closing || c->in_off >= c->in_len)
             consume_input(w, c);
@@ -329,14 +383,15 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         consume_input(w, c); /* answered as plain HTTP; no protocol switch follows */
         c->closing = true;
     } else {
-        int status = c->req.status ? c->req.status : 400;
-        const char *why = c->req.status ? c->req.why : llhttp_get_error_reason(&c->parser);
+        int status = c->http->req.status ? c->http->req.status : 400;
+        const char *why =
+            c->http->req.status ? c->http->req.why : llhttp_get_error_reason(&c->http->parser);
         consume_input(w, c);
         fl_http_reset(w, c);
         fl_http_fail(w, c, status, why);
         return false;
     }
-    struct fl_req *r = &c->req;
+    struct fl_req *r = &c->http->req;
     if (r->active && r->headers_done && r->expect_100 && !r->sent_100 && !c->closing) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         r->sent_100 = fl__conn_queue(c, NULL, cont, sizeof(cont) - 1);
@@ -390,13 +445,14 @@ static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int st
                           const char *ctype, size_t len)
 {
     const char *conn = c->closing ? "Connection: close\r\n"
-                       : c->parser.http_major == 1 && c->parser.http_minor == 0
+                       : c->http->parser.http_major == 1 && c->http->parser.http_minor == 0
                            ? "Connection: keep-alive\r\n"
                            : "";
     int n = snprintf(dst, cap,
                      "HTTP/1.1 %d %s\r\nServer: fraglab\r\nContent-Type: %s\r\n"
                      "Content-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), ctype, len, conn, c->req.allow ? c->req.allow : "");
+                     status, reason(status), ctype, len, conn,
+                     c->http->req.allow ? c->http->req.allow : "");
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -415,7 +471,7 @@ static char *begin_response(struct fl_worker *w, struct fl_conn *c, int status, 
 {
     char head[256];
     size_t hl = format_head(head, sizeof(head), c, status, ctype, len);
-    size_t blen = c->req.head_only ? 0 : len;
+    size_t blen = c->http->req.head_only ? 0 : len;
     char *buf = fl_buf_alloc(w, hl + blen);
     memcpy(buf, head, hl);
     *body = buf + hl;
@@ -431,7 +487,7 @@ void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, co
     char *body;
     size_t total;
     char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->req.head_only)
+    if (!c->http->req.head_only)
         fill(body, len);
     queue_or_close(w, c, buf, total);
 }
@@ -442,7 +498,7 @@ void fl_http_respond(struct fl_worker *w, struct fl_conn *c, int status, const c
     char *body;
     size_t total;
     char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->req.head_only && len)
+    if (!c->http->req.head_only && len)
         memcpy(body, src, len);
     queue_or_close(w, c, buf, total);
 }
@@ -455,7 +511,7 @@ void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, con
     char *hb = fl_buf_alloc(w, hl);
     memcpy(hb, head, hl);
     queue_or_close(w, c, hb, hl);
-    if (c->req.head_only || !len)
+    if (c->http->req.head_only || !len)
         fl_buf_free(w, body);
     else
         queue_or_close(w, c, body, len);

@@ -9,8 +9,15 @@
 struct fl_conn;
 struct fl_worker;
 
-/* Initialises the connection's parser. */
-void fl_http_init(struct fl_conn *c);
+/* Gives the connection a parser (from worker `w`'s cache) if it has none. */
+void fl_http_attach(struct fl_worker *w, struct fl_conn *c);
+
+/* Takes the parser back into `w`'s cache once the connection waits for its
+ * next request (no request under way, no input left), or closes. */
+void fl_http_detach(struct fl_worker *w, struct fl_conn *c);
+
+/* Frees the parsers cached by worker `w` (at its end). */
+void fl_http_cache_free(struct fl_worker *w);
 
 /* Parses the connection's unparsed input; queues responses. Returns false
  * when the connection must close once its output is sent. */
@@ -20,7 +27,7 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
  * request that cannot be served (malformed, over a limit, timed out). */
 void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why);
 
-/* Frees the request being parsed (on close). */
+/* Frees the request being parsed, if any. */
 void fl_http_reset(struct fl_worker *w, struct fl_conn *c);
 
 /* Queues a response: status line, headers and `len` body bytes copied from

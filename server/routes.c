@@ -135,18 +135,18 @@ static const char *allowed(const char *path, size_t len)
 
 void fl__route(struct fl_worker *w, struct fl_conn *c)
 {
-    const char *t = c->req.target ? c->req.target : "";
-    size_t tlen = c->req.target_len;
+    const char *t = c->http->req.target ? c->http->req.target : "";
+    size_t tlen = c->http->req.target_len;
     const char *q = memchr(t, '?', tlen);
     size_t plen = q ? (size_t)(q - t) : tlen;
     size_t qlen = q ? tlen - plen - 1 : 0;
-    uint8_t m = llhttp_get_method(&c->parser);
+    uint8_t m = llhttp_get_method(&c->http->parser);
     bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST || m == HTTP_PUT;
 
     if (path_is(t, plen, "/echo") && post) {
-        void *body = c->req.body;
-        c->req.body = NULL; /* the response takes the request's buffer */
-        fl_http_respond_buf(w, c, 200, "application/octet-stream", body, c->req.body_len);
+        void *body = c->http->req.body;
+        c->http->req.body = NULL; /* the response takes the request's buffer */
+        fl_http_respond_buf(w, c, 200, "application/octet-stream", body, c->http->req.body_len);
     } else if (path_is(t, plen, "/work") && (get || post)) {
         work(w, c, q ? q + 1 : "", qlen);
     } else if (path_is(t, plen, "/healthz") && get) {
@@ -155,7 +155,7 @@ void fl__route(struct fl_worker *w, struct fl_conn *c)
         render_stats(w, c, path_is(t, plen, "/metrics"));
     } else if (path_is(t, plen, "/admin/release") && post) {
         release(w, c);
-    } else if ((c->req.allow = allowed(t, plen))) {
+    } else if ((c->http->req.allow = allowed(t, plen))) {
         respond_text(w, c, 405, "method not allowed\n");
     } else {
         respond_text(w, c, 404, "not found\n");

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "http.h"
 
 static int ring_setup(struct fl_worker *w)
 {
@@ -65,6 +66,7 @@ void fl_worker_destroy(struct fl_worker *w)
         close(w->wake_fd);
     io_uring_queue_exit(&w->ring);
     fl_bufring_destroy(&w->rbufs);
+    fl_http_cache_free(w);
 }
 
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)

@@ -88,6 +88,8 @@ struct fl_worker {
     _Atomic(struct fl_buf_hdr *) remote_head;
     struct fl_remote_batch *outbox; /* per owner, flushed each loop turn */
     uint64_t rng;
+    struct fl_http *http_cache; /* parsers for reuse (http.c) */
+    unsigned http_cached;
     /* accepting paused after EMFILE and the like: the retry timer, per listener */
     struct __kernel_timespec accept_pause;
     uint64_t accept_warned;    /* CLOCK_MONOTONIC ns of the last such warning */

@@ -111,6 +111,21 @@ static void drain(struct fl_worker *w, struct fl_conn *c, bool *first, bool conf
     fl__conn_out_reset(w, c);
 }
 
+/* As conn.c's on_recv: a parser for the read, kept while a request is under
+ * way; the lenient flags (selector bit 1) on each new one. */
+static void attach(struct fl_worker *w, struct fl_conn *c, uint8_t sel)
+{
+    if (c->http)
+        return;
+    fl_http_attach(w, c);
+    if (sel & 2) {
+        llhttp_set_lenient_headers(&c->http->parser, 1);
+        llhttp_set_lenient_chunked_length(&c->http->parser, 1);
+        llhttp_set_lenient_keep_alive(&c->http->parser, 1);
+        llhttp_set_lenient_transfer_encoding(&c->http->parser, 1);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup();
@@ -130,13 +145,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c->cur = w;
     c->next_expiry = FL_HOLD_CONN;
     fl__conn_out_reset(w, c);
-    fl_http_init(c);
-    if (sel & 2) {
-        llhttp_set_lenient_headers(&c->parser, 1);
-        llhttp_set_lenient_chunked_length(&c->parser, 1);
-        llhttp_set_lenient_keep_alive(&c->parser, 1);
-        llhttp_set_lenient_transfer_encoding(&c->parser, 1);
-    }
     bool conflict = first_head_conflicts(data, size), first = true;
 
     size_t cut = (size_t)(sel >> 2), pos = 0;
@@ -150,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c->in_off = 0;
         c->in_len = (uint32_t)n;
         pos += n;
+        attach(w, c, sel);
         open = fl_http_feed(w, c);
         /* A paused parser leaves input: send, then parse on (conn.c's on_sent). */
         for (int guard = 0; guard < 100000; guard++) {
@@ -161,9 +170,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         drain(w, c, &first, conflict);
         if (c->closing)
             open = false;
+        else if (!c->in && !c->http->req.active)
+            fl_http_detach(w, c); /* between requests, as conn.c's submit_recv */
     }
     fl_buf_free(w, c->in);
-    fl_http_reset(w, c);
+    fl_http_detach(w, c);
     fl__conn_drop_holds(w, c, true);
     fl_buf_free(w, c);
     if (FL_READ(&w->ctr, buffer_bytes) != bytes0)

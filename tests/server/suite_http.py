@@ -346,10 +346,13 @@ class Suite:
         # server noticing the previous query's close. Earlier connections'
         # closes may still be in flight, so settle first (1 = this one).
         with HttpConn(self.port) as q:
-            def opened():
+            def totals():
                 r = q.request("GET", "/stats")
                 expect_status(r, 200, "GET /stats")
-                return json.loads(r.body)["totals"]["connections_open"]
+                return json.loads(r.body)["totals"]
+
+            def opened():
+                return totals()["connections_open"]
             wait_for(lambda: opened() <= 1, 3)
             base = opened()
             conns = [HttpConn(self.port) for _ in range(20)]
@@ -358,6 +361,20 @@ class Suite:
                     expect_status(c.request("GET", "/healthz"), 200, "healthz")
                 now = opened()
                 expect(now >= base + 20, f"connections_open {base} -> {now} with 20 more open")
+                # An idle keep-alive connection holds no parser: only the
+                # /stats request being answered does, and a request begun.
+                parsers = totals()["http_parsers"]
+                expect(parsers == 1, f"http_parsers {parsers} with 20 idle keep-alive "
+                                     "connections and one request under way, want 1")
+                conns[0].send(b"GET /healthz HTTP/1.1\r\nHo")
+                expect(wait_for(lambda: totals()["http_parsers"] == 2, 3),
+                       f"http_parsers {totals()['http_parsers']} with a request head half "
+                       "sent, want 2")
+                conns[0].send(b"st: x\r\n\r\n")
+                expect_status(conns[0].read_response("GET"), 200, "the request finished")
+                expect(wait_for(lambda: totals()["http_parsers"] == 1, 3),
+                       f"http_parsers {totals()['http_parsers']} after the request was "
+                       "answered, want 1")
             finally:
                 for c in conns:
                     c.close()
