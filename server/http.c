@@ -441,19 +441,63 @@ static const char *reason(int status)
     }
 }
 
+/* A response head being written: bytes past `end` are dropped (the heads
+ * written here are far shorter than their buffer). */
+struct head {
+    char *p, *end;
+};
+
+static void put(struct head *h, const char *s, size_t n)
+{
+    if (n > (size_t)(h->end - h->p))
+        n = (size_t)(h->end - h->p);
+    memcpy(h->p, s, n);
+    h->p += n;
+}
+
+#define PUT_LIT(h, lit) put((h), (lit), sizeof(lit) - 1)
+
+static void put_str(struct head *h, const char *s)
+{
+    put(h, s, strlen(s));
+}
+
+static void put_u64(struct head *h, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do
+        d[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    put(h, d + i, sizeof(d) - i);
+}
+
+/* The status line and headers. Written piece by piece, not by snprintf:
+ * formatting was 42 % of the server's own instructions per /healthz
+ * request (callgrind, bench/README.md). */
 static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int status,
                           const char *ctype, size_t len)
 {
-    const char *conn = c->closing ? "Connection: close\r\n"
-                       : c->http->parser.http_major == 1 && c->http->parser.http_minor == 0
-                           ? "Connection: keep-alive\r\n"
-                           : "";
-    int n = snprintf(dst, cap,
-                     "HTTP/1.1 %d %s\r\nServer: fraglab\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), ctype, len, conn,
-                     c->http->req.allow ? c->http->req.allow : "");
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    const struct fl_http *http = c->http;
+    bool http10 = http && http->parser.http_major == 1 && http->parser.http_minor == 0;
+    struct head h = {dst, dst + cap};
+    PUT_LIT(&h, "HTTP/1.1 ");
+    put_u64(&h, (uint64_t)status);
+    PUT_LIT(&h, " ");
+    put_str(&h, reason(status));
+    PUT_LIT(&h, "\r\nServer: fraglab\r\nContent-Type: ");
+    put_str(&h, ctype);
+    PUT_LIT(&h, "\r\nContent-Length: ");
+    put_u64(&h, len);
+    PUT_LIT(&h, "\r\n");
+    if (c->closing)
+        PUT_LIT(&h, "Connection: close\r\n");
+    else if (http10)
+        PUT_LIT(&h, "Connection: keep-alive\r\n");
+    if (http && http->req.allow)
+        put_str(&h, http->req.allow);
+    PUT_LIT(&h, "\r\n");
+    return (size_t)(h.p - dst);
 }
 
 static void queue_or_close(struct fl_worker *w, struct fl_conn *c, void *buf, size_t len)
