@@ -39,6 +39,7 @@ pinned to CPU $client_cpu, alternately:
   fraglab-loadgen run --path / --target 127.0.0.1:PORT -c $conns -t 1
       --duration ${duration}s --warmup 0 -q
 Per round and as medians: req/s, p99 latency, errors, nginx's CPU share,
+requests per CPU-second of the client itself (utime+stime),
 and the loadgen/wrk ratios.
 
   --rounds R        rounds of (wrk, loadgen) (default $rounds)
@@ -102,12 +103,23 @@ wait_ready() {
     return 1
 }
 
+# cpu_of CMD...: runs CMD and writes the CPU seconds (user + system) it and
+# its descendants used to $tmp/client-cpu; CMD's exit status.
+cpu_of() {
+    python3 -c '
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$tmp/client-cpu" "$@"
+}
+
 # run_wrk SECONDS ROUND: sets rps, p99, errs (NA when unreadable).
 run_wrk() {
     local secs=$1 round=$2 f=$raw/wrk-$2.txt
     local args=(-t1 "-c$conns" "-d${secs}s" --latency "http://127.0.0.1:$nginx_port/")
     echo "# taskset -c $client_cpu wrk ${args[*]}" >"$f"
-    timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
+    cpu_of timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
         echo "loadgen-vs-wrk: warning: wrk exited non-zero in round $round, see $f" >&2
     rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$f")
     p99=$(to_us "$(awk '$1 == "99%" { print $2 }' "$f")")
@@ -126,7 +138,7 @@ run_loadgen() {
     rm -rf "$d"
     echo "# taskset -c $client_cpu $loadgen_bin ${args[*]}" >"$log"
     # From the temp dir, so nothing can land in the source tree.
-    (cd "$tmp" && timeout --foreground -k 5 $((secs + 30)) taskset -c "$client_cpu" \
+    (cd "$tmp" && cpu_of timeout --foreground -k 5 $((secs + 30)) taskset -c "$client_cpu" \
         "$loadgen_bin" "${args[@]}") >>"$log" 2>&1 || rc=$?
     [ "$rc" -eq 0 ] || echo "loadgen-vs-wrk: warning: fraglab-loadgen exited $rc in round $round, see $log" >&2
     read -r rps p99 errs < <(python3 -c '
@@ -140,19 +152,25 @@ except (OSError, ValueError, KeyError, TypeError):
 
 # measure CLIENT SECONDS ROUND: one run; counted rounds go to $rows with
 # nginx's CPU share of the run's wall time (near 100 %: nginx, not the
-# client, was the limit).
+# client, was the limit, and req/s no longer ranks the clients) and the
+# client's requests per CPU-second of its own (utime + stime), which does.
 measure() {
-    local client=$1 secs=$2 round=$3 c0 c1 t0 t1 cpu
+    local client=$1 secs=$2 round=$3 c0 c1 t0 t1 cpu per_cpu
     c0=$(cpu_ticks "$nginx_worker") || die "nginx's worker is gone before round $round"
+    rm -f "$tmp/client-cpu"
     t0=$(now)
     "run_$client" "$secs" "$round"
     t1=$(now)
     c1=$(cpu_ticks "$nginx_worker") || die "nginx's worker died during round $round; see $raw"
     [ "$round" = warmup ] && return 0
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", 100 * d / hz / (t1 - t0) }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$client" "$round" "$rps" "$p99" "$errs" "$cpu" >>"$rows"
-    printf '  round %-2s %-8s %9s req/s  p99 %7s us  %5s errors  nginx CPU %3s%%\n' \
-        "$round" "$client" "$rps" "$p99" "$errs" "$cpu"
+    # The run's requests over the client's CPU seconds (its warm-up of
+    # connecting is in both; it is small next to `secs` of load).
+    per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$(cat "$tmp/client-cpu" 2>/dev/null || echo NA)" \
+        'BEGIN { print (r == "NA" || c == "NA" || c + 0 == 0) ? "NA" : sprintf("%.0f", r * s / c) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$client" "$round" "$rps" "$p99" "$errs" "$cpu" "$per_cpu" >>"$rows"
+    printf '  round %-2s %-8s %9s req/s  p99 %7s us  %5s errors  nginx CPU %3s%%  %9s req/client-CPU-s\n' \
+        "$round" "$client" "$rps" "$p99" "$errs" "$cpu" "$per_cpu"
 }
 
 # --- the run -----------------------------------------------------------------
@@ -176,7 +194,8 @@ done
 
 # --- medians, ratios, table, CSV -------------------------------------------
 
-# Rows: 1 client, 2 round, 3 req_s, 4 p99_us, 5 errors, 6 nginx_cpu_pct.
+# Rows: 1 client, 2 round, 3 req_s, 4 p99_us, 5 errors, 6 nginx_cpu_pct,
+# 7 req_per_cpu_s (the client's own CPU).
 # Output: one line per round with both clients side by side, the medians
 # (rounds with NA left out) and the loadgen/wrk ratios of the medians.
 summarize() {
@@ -190,20 +209,22 @@ summarize() {
     }
     function ratio(a, b) { return (a == "NA" || b == "NA" || b == 0) ? "NA" : sprintf("%.2f", a / b) }
     function fmt(x) { return x == "NA" ? "NA" : sprintf("%.0f", x) }
-    { for (k = 3; k <= 6; k++) v[$1, $2, k] = $k; if ($2 > nr) nr = $2 }
+    { for (k = 3; k <= 7; k++) v[$1, $2, k] = $k; if ($2 > nr) nr = $2 }
     END {
         for (i = 1; i <= nr; i++)
-            print i, dur, v["wrk", i, 3], v["wrk", i, 4], v["wrk", i, 5], v["wrk", i, 6],
-                v["loadgen", i, 3], v["loadgen", i, 4], v["loadgen", i, 5], v["loadgen", i, 6],
-                ratio(v["loadgen", i, 3], v["wrk", i, 3]), ratio(v["loadgen", i, 4], v["wrk", i, 4])
-        for (k = 3; k <= 6; k++) { mw[k] = median("wrk", k); ml[k] = median("loadgen", k) }
-        print "median", dur, fmt(mw[3]), fmt(mw[4]), fmt(mw[5]), fmt(mw[6]),
-            fmt(ml[3]), fmt(ml[4]), fmt(ml[5]), fmt(ml[6]), ratio(ml[3], mw[3]), ratio(ml[4], mw[4])
+            print i, dur, v["wrk", i, 3], v["wrk", i, 4], v["wrk", i, 5], v["wrk", i, 6], v["wrk", i, 7],
+                v["loadgen", i, 3], v["loadgen", i, 4], v["loadgen", i, 5], v["loadgen", i, 6], v["loadgen", i, 7],
+                ratio(v["loadgen", i, 3], v["wrk", i, 3]), ratio(v["loadgen", i, 4], v["wrk", i, 4]),
+                ratio(v["loadgen", i, 7], v["wrk", i, 7])
+        for (k = 3; k <= 7; k++) { mw[k] = median("wrk", k); ml[k] = median("loadgen", k) }
+        print "median", dur, fmt(mw[3]), fmt(mw[4]), fmt(mw[5]), fmt(mw[6]), fmt(mw[7]),
+            fmt(ml[3]), fmt(ml[4]), fmt(ml[5]), fmt(ml[6]), fmt(ml[7]),
+            ratio(ml[3], mw[3]), ratio(ml[4], mw[4]), ratio(ml[7], mw[7])
     }' "$rows"
 }
 
 {
-    echo "round,duration_s,wrk_req_per_s,wrk_p99_us,wrk_errors,wrk_nginx_cpu_pct,loadgen_req_per_s,loadgen_p99_us,loadgen_errors,loadgen_nginx_cpu_pct,ratio_req_per_s,ratio_p99"
+    echo "round,duration_s,wrk_req_per_s,wrk_p99_us,wrk_errors,wrk_nginx_cpu_pct,wrk_req_per_cpu_s,loadgen_req_per_s,loadgen_p99_us,loadgen_errors,loadgen_nginx_cpu_pct,loadgen_req_per_cpu_s,ratio_req_per_s,ratio_p99,ratio_req_per_cpu_s"
     summarize
 } >"$csv"
 
@@ -211,8 +232,8 @@ summarize() {
 {
     cat "$raw/env.txt"
     awk -F',' -v OFS='\t' '{ for (i = 1; i <= NF; i++) if ($i == "") $i = "-"
-                             print $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' "$csv" |
-        sed -e '1s/.*/round\twrk_req\/s\twrk_p99_us\twrk_err\twrk_nginx_%\tlg_req\/s\tlg_p99_us\tlg_err\tlg_nginx_%\tlg\/wrk_req\/s\tlg\/wrk_p99/' |
+                             print $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 }' "$csv" |
+        sed -e '1s/.*/round\twrk_req\/s\twrk_p99_us\twrk_err\twrk_nginx_%\twrk_req\/cpu_s\tlg_req\/s\tlg_p99_us\tlg_err\tlg_nginx_%\tlg_req\/cpu_s\tlg\/wrk_req\/s\tlg\/wrk_p99\tlg\/wrk_req\/cpu_s/' |
         column -t -s $'\t'
 } >"$txt"
 echo
