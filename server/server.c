@@ -17,8 +17,11 @@
 
 /* A listening socket on bind:port. SO_REUSEPORT lets every worker own one
  * (the kernel spreads connections by flow hash); TCP_NODELAY set here is
- * inherited by accepted sockets, saving a setsockopt per connection. */
-static int make_listener(const char *bind_addr, int *port, char *err, size_t errlen)
+ * inherited by accepted sockets, saving a setsockopt per connection.
+ * `first`: the port's first socket, which must find the port free: with
+ * SO_REUSEPORT alone, a second server started on a busy port would bind
+ * beside the first and silently take half its connections. */
+static int make_listener(const char *bind_addr, int *port, bool first, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -45,6 +48,21 @@ static int make_listener(const char *bind_addr, int *port, char *err, size_t err
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (first && *port) { /* bound without SO_REUSEPORT, then let go */
+        int probe = bind(fd, (struct sockaddr *)&ss, slen) ? errno : 0;
+        close(fd);
+        if (probe) {
+            snprintf(err, errlen, "bind %s port %d: %s%s", bind_addr, *port, strerror(probe),
+                     probe == EADDRINUSE ? " (another server listens there?)" : "");
+            return -probe;
+        }
+        if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+            int e = errno;
+            snprintf(err, errlen, "socket: %s", strerror(e));
+            return -e;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, slen) || listen(fd, 4096)) {
@@ -92,12 +110,12 @@ static int open_listeners(struct fl_server *srv, char *err, size_t errlen)
     for (int i = 0; i < srv->nworkers; i++) {
         struct fl_worker *w = &srv->workers[i];
         /* With port 0 the first socket picks the port and the rest join it. */
-        int fd = make_listener(srv->cfg.bind, &port, err, errlen);
+        int fd = make_listener(srv->cfg.bind, &port, i == 0, err, errlen);
         if (fd < 0)
             return fd;
         w->listen_fd = fd;
         if (srv->cfg.echo_port) {
-            if ((fd = make_listener(srv->cfg.bind, &echo, err, errlen)) < 0)
+            if ((fd = make_listener(srv->cfg.bind, &echo, i == 0, err, errlen)) < 0)
                 return fd;
             w->echo_fd = fd;
         }

@@ -35,7 +35,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (HOST, SKIP, Closed, HttpConn, Runner, Server, Skip,  # noqa: E402
-                     get_json, http_request, raise_nofile)
+                     free_port, get_json, http_request, raise_nofile)
 
 CLOSE = "close"  # the expected outcome: closed without a response
 
@@ -434,6 +434,34 @@ class Suite:
                f"server answered {answered}; load generator ok {sm['ok']}, lost {lost}")
 
 
+    def busy_port(self):
+        """A second server on this one's port (or with its echo port there)
+        is refused, one line on stderr naming the port, and takes none of
+        this one's connections: SO_REUSEPORT alone would let it bind beside
+        this one and silently take half of them."""
+        for what, port, echo in (("port", self.srv.port, free_port()),
+                                 ("echo port", free_port(), self.srv.port)):
+            cmd = [self.opt.server, "--mode", self.opt.mode, "--threads", "2", "--allocator",
+                   self.opt.allocator, "--bind", HOST, "--port", str(port), "--echo-port",
+                   str(echo)]
+            try:
+                r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   timeout=10)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"a second server with its {what} on a busy port did not "
+                                     "exit within 10 s: it is serving beside the first")
+            lines = r.stderr.strip().splitlines()
+            expect(r.returncode == 1, f"{what} busy: exit {r.returncode}, want 1: {lines[-3:]}")
+            expect(len(lines) == 1 and str(self.srv.port) in lines[0] and "in use" in lines[0],
+                   f"{what} busy: stderr {lines[:5]}, want one line naming port "
+                   f"{self.srv.port} in use")
+        before = totals(self.srv.port)["connections_accepted_total"]
+        for _ in range(20):
+            expect(try_healthz(self.srv.port), "the first server stopped answering")
+        got = totals(self.srv.port)["connections_accepted_total"] - before
+        expect(got >= 20, f"the first server accepted {got} of 20 new connections")
+
+
 def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -461,7 +489,7 @@ def stop_checked(srv):
 
 
 CASES = ["bad_input", "good_input", "status_bodies", "resets", "timeouts", "nofile_128",
-         "sigterm_under_load"]
+         "busy_port", "sigterm_under_load"]
 
 
 def main():
