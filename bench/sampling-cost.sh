@@ -3,12 +3,14 @@
 #
 # fraglab-server --mode tpc --threads 1 on CPU 1; fraglab-loadgen run
 # --path /healthz -c 64 -t 1 on CPU 0, closed loop, --duration S per run,
-# three ways in turn each round: --no-sample, sampling every 1 s, every
-# 100 ms (each sample reads /proc/PID/smaps_rollup and GET /stats, whose
-# JSON the server renders). Prints each run, the medians, and the
-# throughput lost to sampling: the median over the rounds of each round's
-# sampled/unsampled ratio (robust to the machine drifting between rounds). Run by hand;
-# loopback only; everything it starts is stopped.
+# three ways each round: --no-sample, sampling every 1 s, every 100 ms
+# (each sample reads /proc/PID/smaps_rollup and GET /stats, whose JSON the
+# server renders). The order rotates from round to round (default 6 rounds,
+# each way twice in each place), so a machine slowing down or speeding up
+# within a round favours none of them. Prints each run, the medians, and
+# the throughput lost to sampling: the median over the rounds of each
+# round's sampled/unsampled ratio (robust to drift between rounds). Run by
+# hand; loopback only; everything it starts is stopped.
 #
 # usage: bench/sampling-cost.sh [--rounds R] [--duration S]
 set -euo pipefail
@@ -18,10 +20,10 @@ prog=sampling-cost
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 server_bin=$root/build/bin/fraglab-server
 loadgen_bin=$root/build/bin/fraglab-loadgen
-rounds=5 duration=5 server_cpu=1 client_cpu=0
+rounds=6 duration=5 server_cpu=1 client_cpu=0
 out=$root/results/sampling-cost-$(date +%Y%m%d-%H%M%S)
 raw=$out
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds | --duration) common_option "$1" "${2-}"; shift ;;
@@ -47,7 +49,8 @@ modes=(none 1s 100ms)
 declare -A got
 printf '%-6s %-6s %10s %8s\n' round sample req/s p99_us
 for r in $(seq "$rounds"); do
-    for m in "${modes[@]}"; do
+    for k in 0 1 2; do
+        m=${modes[$(((r - 1 + k) % 3))]}
         d=$out/$m-$r
         extra=(--interval "$m")
         [ "$m" = none ] && extra=(--no-sample --interval 1s)
