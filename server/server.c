@@ -18,9 +18,10 @@
 /* A listening socket on bind:port. SO_REUSEPORT lets every worker own one
  * (the kernel spreads connections by flow hash); TCP_NODELAY set here is
  * inherited by accepted sockets, saving a setsockopt per connection.
- * `first`: the port's first socket, which must find the port free: with
- * SO_REUSEPORT alone, a second server started on a busy port would bind
- * beside the first and silently take half its connections. */
+ * `first`: the port's first socket. It binds without SO_REUSEPORT, so it
+ * fails on a port another server holds (with SO_REUSEPORT alone a second
+ * server would bind beside the first and silently take part of its
+ * connections), and turns it on before listen for the others to join. */
 static int make_listener(const char *bind_addr, int *port, bool first, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -48,26 +49,21 @@ static int make_listener(const char *bind_addr, int *port, bool first, char *err
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (first && *port) { /* bound without SO_REUSEPORT, then let go */
-        int probe = bind(fd, (struct sockaddr *)&ss, slen) ? errno : 0;
-        close(fd);
-        if (probe) {
-            snprintf(err, errlen, "bind %s port %d: %s%s", bind_addr, *port, strerror(probe),
-                     probe == EADDRINUSE ? " (another server listens there?)" : "");
-            return -probe;
-        }
-        if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-            int e = errno;
-            snprintf(err, errlen, "socket: %s", strerror(e));
-            return -e;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, slen) || listen(fd, 4096)) {
+    if (!first)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, slen)) {
         int e = errno;
-        snprintf(err, errlen, "bind/listen %s port %d: %s", bind_addr, *port, strerror(e));
+        snprintf(err, errlen, "bind %s port %d: %s%s", bind_addr, *port, strerror(e),
+                 e == EADDRINUSE ? " (another server listens there?)" : "");
+        close(fd);
+        return -e;
+    }
+    if (first)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (listen(fd, 4096)) {
+        int e = errno;
+        snprintf(err, errlen, "listen %s port %d: %s", bind_addr, *port, strerror(e));
         close(fd);
         return -e;
     }
