@@ -1,8 +1,9 @@
 # shellcheck shell=bash disable=SC2034,SC2154
 # bench/lib.sh - the helpers bench/loadgen-vs-wrk.sh and
 # bench/server-efficiency.sh share: messages and option checks, the processes
-# they start and their cleanup on exit, free ports, CPU ticks, wrk's times,
-# the idle check, and nginx with one worker pinned to a CPU.
+# they start and their cleanup on exit, free ports, CPU ticks, the CPU time
+# of a command they run (counted), the idle check, and nginx with one worker
+# pinned to a CPU.
 # Sourced, not run: `. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`. It only
 # defines functions. They read the script's
 #   prog              name for messages ("loadgen-vs-wrk")
@@ -116,6 +117,27 @@ cpu_ticks() {
 }
 
 now() { date +%s.%N; }
+
+# counted CMD...: runs CMD (a simple command, in this shell) and sets
+# counted_s to the CPU seconds, user + system, that it and its children
+# used; CMD's status.
+counted() {
+    local rc=0 t0
+    children_cpu
+    t0=$children_s
+    "$@" || rc=$?
+    children_cpu
+    counted_s=$(awk -v a="$t0" -v b="$children_s" 'BEGIN { printf "%.3f", b - a }')
+    return "$rc"
+}
+
+# Sets children_s: CPU seconds (user + system) of this shell's finished
+# children. `times` must run in this shell, not in a $(...) subshell, whose
+# children are its own; hence the file (in $tmp, from setup_cleanup).
+children_cpu() {
+    times >"$tmp/times"
+    children_s=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } print t }' "$tmp/times")
+}
 
 # wrk time ("812.00us", "1.20ms", "1.01s", "2.00m") -> microseconds
 to_us() {

@@ -103,23 +103,12 @@ wait_ready() {
     return 1
 }
 
-# cpu_of CMD...: runs CMD and writes the CPU seconds (user + system) it and
-# its descendants used to $tmp/client-cpu; CMD's exit status.
-cpu_of() {
-    python3 -c '
-import resource, subprocess, sys
-rc = subprocess.call(sys.argv[2:])
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
-sys.exit(rc)' "$tmp/client-cpu" "$@"
-}
-
 # run_wrk SECONDS ROUND: sets rps, p99, errs (NA when unreadable).
 run_wrk() {
     local secs=$1 round=$2 f=$raw/wrk-$2.txt
     local args=(-t1 "-c$conns" "-d${secs}s" --latency "http://127.0.0.1:$nginx_port/")
     echo "# taskset -c $client_cpu wrk ${args[*]}" >"$f"
-    cpu_of timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
+    counted timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
         echo "loadgen-vs-wrk: warning: wrk exited non-zero in round $round, see $f" >&2
     rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$f")
     p99=$(to_us "$(awk '$1 == "99%" { print $2 }' "$f")")
@@ -138,8 +127,10 @@ run_loadgen() {
     rm -rf "$d"
     echo "# taskset -c $client_cpu $loadgen_bin ${args[*]}" >"$log"
     # From the temp dir, so nothing can land in the source tree.
-    (cd "$tmp" && cpu_of timeout --foreground -k 5 $((secs + 30)) taskset -c "$client_cpu" \
-        "$loadgen_bin" "${args[@]}") >>"$log" 2>&1 || rc=$?
+    cd "$tmp"
+    counted timeout --foreground -k 5 $((secs + 30)) taskset -c "$client_cpu" \
+        "$loadgen_bin" "${args[@]}" >>"$log" 2>&1 || rc=$?
+    cd "$OLDPWD"
     [ "$rc" -eq 0 ] || echo "loadgen-vs-wrk: warning: fraglab-loadgen exited $rc in round $round, see $log" >&2
     read -r rps p99 errs < <(python3 -c '
 import json, sys
@@ -157,7 +148,6 @@ except (OSError, ValueError, KeyError, TypeError):
 measure() {
     local client=$1 secs=$2 round=$3 c0 c1 t0 t1 cpu per_cpu
     c0=$(cpu_ticks "$nginx_worker") || die "nginx's worker is gone before round $round"
-    rm -f "$tmp/client-cpu"
     t0=$(now)
     "run_$client" "$secs" "$round"
     t1=$(now)
@@ -166,7 +156,7 @@ measure() {
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", 100 * d / hz / (t1 - t0) }')
     # The run's requests over the client's CPU seconds (its warm-up of
     # connecting is in both; it is small next to `secs` of load).
-    per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$(cat "$tmp/client-cpu" 2>/dev/null || echo NA)" \
+    per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$counted_s" \
         'BEGIN { print (r == "NA" || c == "NA" || c + 0 == 0) ? "NA" : sprintf("%.0f", r * s / c) }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$client" "$round" "$rps" "$p99" "$errs" "$cpu" "$per_cpu" >>"$rows"
     printf '  round %-2s %-8s %9s req/s  p99 %7s us  %5s errors  nginx CPU %3s%%  %9s req/client-CPU-s\n' \

@@ -134,14 +134,6 @@ core_ticks() {
     awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
-# Sets children_s: CPU seconds (user + system) of this shell's finished
-# children, wrk among them (via timeout). `times` must run in this shell, not
-# in a $(...) subshell, whose children are its own.
-children_cpu() {
-    times >"$tmp/times"
-    children_s=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } print t }' "$tmp/times")
-}
-
 start_bare() { # sets bare_port, bare_pid
     local log=$raw/bare.log port attempt
     for attempt in 1 2 3; do
@@ -178,22 +170,18 @@ start_fraglab() { # start_fraglab ALLOCATOR -> sets fraglab_port, fraglab_pid
 # integer). ROUND "warmup" only runs.
 measure() {
     local label=$1 alloc=$2 port=$3 path=$4 secs=$5 pid=$6 round=$7 f=$8
-    local t0 t1 c0 c1 k0 k1 l0 l1 w0 w1 script=()
+    local t0 t1 c0 c1 k0 k1 l0 l1 script=()
     [ "$pipeline" -gt 1 ] && script=(-s "$pipeline_lua")
     local args=(-t1 "-c$conns" "-d${secs}s" --latency "${script[@]}" "http://127.0.0.1:$port$path")
     [ "$pipeline" -gt 1 ] && args+=(-- "$pipeline")
     c0=$(cpu_ticks "$pid") || die "$label ($alloc, pid $pid) is gone before round $round"
     k0=$(core_ticks "$server_cpu")
     l0=$(core_ticks "$client_cpu")
-    children_cpu
-    w0=$children_s
     t0=$(now)
     { echo "# taskset -c $client_cpu wrk ${args[*]}"; } >"$f"
-    timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
+    counted timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
         echo "server-efficiency: warning: wrk exited non-zero against $label ($alloc), see $f" >&2
     t1=$(now)
-    children_cpu
-    w1=$children_s
     l1=$(core_ticks "$client_cpu")
     k1=$(core_ticks "$server_cpu")
     c1=$(cpu_ticks "$pid") || die "$label ($alloc, pid $pid) died during round $round; see $out"
@@ -217,7 +205,7 @@ measure() {
     if [ -z "$reqs" ] || [ -z "$rps" ]; then die "could not read wrk's output in $f"; fi
     row=$(awk -v OFS='\t' -v label="$label" -v alloc="$alloc" -v round="$round" -v path="$path" \
         -v reqs="$reqs" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v max="$max" -v errs="$errs" \
-        -v dc=$((c1 - c0)) -v dk=$((k1 - k0)) -v dl=$((l1 - l0)) -v dw="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
+        -v dc=$((c1 - c0)) -v dk=$((k1 - k0)) -v dl=$((l1 - l0)) -v dw="$counted_s" \
         -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
         cpu = dc / hz; wall = t1 - t0
         eff = cpu > 0 ? sprintf("%.0f", reqs / cpu) : "NA"
