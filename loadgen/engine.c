@@ -59,9 +59,9 @@ struct conn {
     uint64_t left;     /* requests left on this connection; UINT64_MAX: no limit */
     uint64_t seen;     /* tcp: bytes echoed back so far */
     uint64_t rng;
-    const struct fl_scenario_population *pop;
-    const struct fl_scenario_request *first; /* drawn at connect, sent first */
-    size_t to_send;                          /* bytes of head + body not yet sent */
+    const struct fl_scenario_population *pop; /* the slot's, for the whole run; NULL: --path */
+    const struct fl_scenario_request *first;  /* drawn at connect, sent first */
+    size_t to_send;                           /* bytes of head + body not yet sent */
     struct msghdr msg;
     struct iovec iov[2];
     struct fl_req req;
@@ -142,6 +142,7 @@ void fl_lg_tally_destroy(struct fl_lg_tally *t)
 void fl_lg_tally_reset(struct fl_lg_tally *t)
 {
     memset(&t->c, 0, sizeof(t->c));
+    memset(t->pop_open, 0, sizeof(t->pop_open));
     fl_hist_reset(&t->lat);
     fl_hist_reset(&t->lat_unc);
 }
@@ -152,6 +153,8 @@ void fl_lg_tally_add(struct fl_lg_tally *dst, const struct fl_lg_tally *src)
     const uint64_t *s = (const uint64_t *)&src->c;
     for (size_t i = 0; i < sizeof(dst->c) / sizeof(uint64_t); i++)
         d[i] += s[i];
+    for (size_t i = 0; i < FL_SCENARIO_MAX_POPULATIONS; i++)
+        dst->pop_open[i] += src->pop_open[i];
     fl_hist_merge(&dst->lat, &src->lat);
     fl_hist_merge(&dst->lat_unc, &src->lat_unc);
 }
@@ -274,6 +277,11 @@ static void *udata(struct conn *c, enum op op)
     return (void *)((uintptr_t)c | (uintptr_t)op);
 }
 
+static size_t pop_index(const struct fl_lg_thread *t, const struct conn *c)
+{
+    return (size_t)(c->pop - t->s->populations);
+}
+
 static bool slot_active(const struct fl_lg_thread *t, const struct conn *c)
 {
     return t->active_phase && c->slot < t->active;
@@ -379,7 +387,6 @@ static void start_connect(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     if (c->resend) /* the same session on a new connection: nothing is drawn */
         goto open;
     double p = progress(t, now);
-    c->pop = run->path ? NULL : fl_scenario_pick_population(t->s, &c->rng);
     c->first = NULL;
     c->tcp = false;
     c->left = UINT64_MAX;
@@ -519,6 +526,10 @@ static void on_connect(struct fl_lg_thread *t, struct conn *c, int res, uint64_t
         fl_resp_init(&c->resp); /* one parser per connection, an expectation per answer */
     t->cur.c.connections++;
     t->total.c.connections++; /* warm-up included: most connections open at the start */
+    if (c->pop) {
+        t->cur.c.pop_opened[pop_index(t, c)]++;
+        t->total.c.pop_opened[pop_index(t, c)]++;
+    }
     c->state = C_READY;
     t->busy--;
     if (c->resend) {
@@ -545,6 +556,8 @@ static void complete(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     struct fl_lg_tally *tl[2] = {&t->cur, counted ? &t->total : NULL};
     for (int i = 0; i < 2 && tl[i]; i++) {
         tl[i]->c.requests++;
+        if (c->pop)
+            tl[i]->c.pop_requests[pop_index(t, c)]++;
         if (c->verdict == FL_RESP_OK)
             tl[i]->c.ok++;
         else
@@ -731,8 +744,17 @@ static void enter_phase(struct fl_lg_thread *t, size_t i, uint64_t now)
 static void publish(struct fl_lg_thread *t, bool final)
 {
     struct fl_lg_run *run = t->run;
+    uint64_t open[FL_SCENARIO_MAX_POPULATIONS] = {0};
+    for (uint32_t k = 0; k < t->nconns; k++) {
+        const struct conn *c = &t->conns[k];
+        if (c->pop && (c->state == C_READY || c->state == C_BUSY))
+            open[pop_index(t, c)]++;
+    }
     pthread_mutex_lock(&run->mu);
     fl_lg_tally_add(&t->out, &t->cur);
+    /* A gauge, not a count: the latest tick's value replaces an earlier
+     * one the coordinator has not taken yet. */
+    memcpy(t->out.pop_open, open, sizeof(open));
     if (!final)
         t->published = t->tick;
     else
@@ -914,15 +936,25 @@ int fl_lg_thread_create(struct fl_lg_run *run, unsigned idx, struct fl_lg_thread
     if ((rc = fl_lg_tally_init(&t->cur)) || (rc = fl_lg_tally_init(&t->total)) ||
         (rc = fl_lg_tally_init(&t->out)))
         goto fail;
+    /* Every thread deals the whole run's slots the same way and keeps its
+     * own: a few bytes per connection, once. */
+    uint8_t *pops = run->path ? NULL : malloc(s->connections ? s->connections : 1);
+    rc = -ENOMEM;
+    if (!run->path && !pops)
+        goto fail;
+    if (pops)
+        fl_scenario_assign_populations(s, s->connections, pops);
     for (uint32_t k = 0; k < t->nconns; k++) {
         struct conn *c = &t->conns[k];
         c->t = t;
         c->slot = idx + k * run->nthreads;
+        c->pop = pops ? &s->populations[pops[c->slot]] : NULL;
         c->fd = -1;
         c->heap_idx = -1;
         c->rng = fl_dist_stream(s->seed, c->slot);
         c->life_end = NO_TIME;
     }
+    free(pops);
     for (size_t i = 0; i < s->nrequests; i++)
         mix_add(s->requests[i].kind == FL_SCENARIO_TCP ? &t->tcp : &t->http, &s->requests[i]);
     if (run->max_requests) {

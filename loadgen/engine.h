@@ -55,12 +55,19 @@ struct fl_lg_counts {
     uint64_t bytes_sent, bytes_received;
     uint64_t connections; /* connections established */
     uint64_t retried;     /* requests sent again: the server had closed the kept-alive connection */
+    /* By population (the scenario's order): connections established, and
+     * requests answered on them. */
+    uint64_t pop_opened[FL_SCENARIO_MAX_POPULATIONS];
+    uint64_t pop_requests[FL_SCENARIO_MAX_POPULATIONS];
 };
 
 struct fl_lg_tally {
     struct fl_lg_counts c;
     struct fl_hist lat;     /* µs; open loop: from the intended send time */
     struct fl_hist lat_unc; /* µs from the real send time (open loop only) */
+    /* Connections open by population at the latest tick, summed over the
+     * threads: a gauge, 0 in whole-run tallies. */
+    uint64_t pop_open[FL_SCENARIO_MAX_POPULATIONS];
 };
 
 int fl_lg_tally_init(struct fl_lg_tally *t);

@@ -374,6 +374,9 @@ struct coord {
     bool tty, quiet;
     uint64_t verify_failures; /* status, length, mismatch, protocol, warm-up included */
     uint64_t intervals;
+    size_t npop;                                      /* populations in the CSV (0 under --path) */
+    double pop_open_sum[FL_SCENARIO_MAX_POPULATIONS]; /* over the measured load rows */
+    uint64_t pop_rows;
 };
 
 static void sleep_until(uint64_t t)
@@ -436,7 +439,13 @@ static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint
         .warmup = at <= run->warmup_end,
         .tally = iv,
         .sample = &co->last,
+        .npop = co->npop,
     };
+    if (!row.warmup && !phase) {
+        for (size_t i = 0; i < co->npop; i++)
+            co->pop_open_sum[i] += (double)iv->pop_open[i];
+        co->pop_rows++;
+    }
     if (fl_lg_csv_row(co->csv, &row) != 0)
         fprintf(stderr, PROG ": writing timeseries.csv failed\n");
     if (!co->quiet)
@@ -627,7 +636,8 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     fclose(sf);
     if (!(co.csv = open_out(outdir, "timeseries.csv", path, sizeof(path))))
         goto out;
-    fl_lg_csv_header(co.csv);
+    co.npop = o.path ? 0 : s.npopulations;
+    fl_lg_csv_header(co.csv, o.path ? NULL : &s);
     co.tty = isatty(2);
     co.quiet = o.quiet;
 
@@ -779,6 +789,9 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         goto out;
     fl_hist_write_percentiles(&total.lat, hgrm, 5, 1000.0);
     uint64_t stop = stopped_at < run->end ? stopped_at : run->end;
+    double pop_open_mean[FL_SCENARIO_MAX_POPULATIONS] = {0};
+    for (size_t i = 0; i < co.npop && co.pop_rows; i++)
+        pop_open_mean[i] = co.pop_open_sum[i] / (double)co.pop_rows;
     struct fl_lg_result res = {
         .s = &s,
         .scenario_file = file,
@@ -801,6 +814,8 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         .server_pid = pid,
         .rss_peak = co.rss_peak,
         .last = co.sampled ? &co.last : NULL,
+        .npop = co.npop,
+        .pop_open_mean = pop_open_mean,
     };
     snprintf(path, sizeof(path), "%s/summary.json", outdir);
     rc = fl_lg_summary_write(path, &res);

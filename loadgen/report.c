@@ -29,7 +29,7 @@
     X(server_connections, connections_open)                                                        \
     X(held_bytes, held_bytes)
 
-void fl_lg_csv_header(FILE *f)
+void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {
     fputs("t_s,phase,warmup,requests,rps,errors,p50_us,p90_us,p99_us,max_us", f);
 #define FL_X(col, field) fputs("," #col, f);
@@ -37,6 +37,10 @@ void fl_lg_csv_header(FILE *f)
     fputs(",frag_ratio", f);
     FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
 #undef FL_X
+    for (size_t i = 0; pops && i < pops->npopulations; i++) {
+        const char *n = pops->populations[i].name;
+        fprintf(f, ",pop_%s_open,pop_%s_opened,pop_%s_requests", n, n, n);
+    }
     fputc('\n', f);
     fflush(f);
 }
@@ -70,6 +74,9 @@ int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r)
         fprintf(f, ",%.4f", s->frag_ratio);
     FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
 #undef FL_X
+    for (size_t i = 0; i < r->npop; i++)
+        fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, t->pop_open[i], t->c.pop_opened[i],
+                t->c.pop_requests[i]);
     fputc('\n', f);
     return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }
@@ -187,6 +194,31 @@ static void add_server(cJSON *root, const struct fl_lg_result *r)
     add_i64(o, "task_migrations", s->task_migrations);
 }
 
+/* How the connection mix held: each population's slots, and what they did
+ * after the warm-up (open: mean of the measured load rows). */
+static void add_populations(cJSON *root, const struct fl_lg_result *r)
+{
+    cJSON *a = cJSON_AddArrayToObject(root, "populations");
+    uint8_t *pops = r->npop ? malloc(r->s->connections) : NULL;
+    if (pops)
+        fl_scenario_assign_populations(r->s, r->s->connections, pops);
+    for (size_t i = 0; pops && i < r->npop; i++) {
+        uint32_t slots = 0;
+        for (uint32_t k = 0; k < r->s->connections; k++)
+            slots += pops[k] == i;
+        const struct fl_lg_counts *c = &r->total->c;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", r->s->populations[i].name);
+        cJSON_AddNumberToObject(o, "share", r->s->populations[i].share);
+        cJSON_AddNumberToObject(o, "slots", slots);
+        cJSON_AddNumberToObject(o, "connections_open_mean", r->pop_open_mean[i]);
+        cJSON_AddNumberToObject(o, "connections_opened", (double)c->pop_opened[i]);
+        cJSON_AddNumberToObject(o, "requests", (double)c->pop_requests[i]);
+        cJSON_AddItemToArray(a, o);
+    }
+    free(pops);
+}
+
 static void add_manifest(cJSON *root, const struct fl_lg_result *r)
 {
     cJSON *m = cJSON_AddObjectToObject(root, "manifest");
@@ -241,6 +273,7 @@ int fl_lg_summary_write(const char *path, const struct fl_lg_result *r)
     cJSON_AddNumberToObject(root, "throughput_rps",
                             r->measured_s > 0 ? (double)c->requests / r->measured_s : 0);
     cJSON_AddNumberToObject(root, "connections_opened", (double)c->connections);
+    add_populations(root, r);
     cJSON_AddNumberToObject(root, "retried", (double)c->retried);
     cJSON_AddNumberToObject(root, "bytes_sent", (double)c->bytes_sent);
     cJSON_AddNumberToObject(root, "bytes_received", (double)c->bytes_received);

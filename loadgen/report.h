@@ -18,9 +18,12 @@ struct fl_lg_row {
     bool warmup;       /* it ended inside the warm-up */
     const struct fl_lg_tally *tally;
     const struct fl_lg_sample *sample;
+    size_t npop; /* populations with columns of their own (0 under --path) */
 };
 
-void fl_lg_csv_header(FILE *f);
+/* The header: the fixed columns, then open, opened and requests of each of
+ * `pops`'s populations (none when `pops` is NULL). */
+void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops);
 /* Writes and flushes one row; 0 or -EIO. */
 int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r);
 
@@ -49,6 +52,8 @@ struct fl_lg_result {
     pid_t server_pid; /* 0: not read */
     int64_t rss_peak;
     const struct fl_lg_sample *last; /* NULL: never sampled */
+    size_t npop;                     /* populations reported (0 under --path) */
+    const double *pop_open_mean;     /* per population: open, mean of the measured load rows */
 };
 
 /* Writes DIR/summary.json; 0 or -errno. */

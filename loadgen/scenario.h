@@ -114,9 +114,12 @@ void fl_scenario_print(FILE *f, const struct fl_scenario *s);
 const struct fl_scenario_request *fl_scenario_pick_request(const struct fl_scenario *s,
                                                            uint64_t *rng);
 
-/* Draws a connection population by share, advancing `rng`. */
-const struct fl_scenario_population *fl_scenario_pick_population(const struct fl_scenario *s,
-                                                                 uint64_t *rng);
+/* Deals `nslots` connection slots to the populations: pop[k] is slot k's
+ * population index. Each population gets its share of the slots by largest
+ * remainder (70/30 of 64 is 45/19), interleaved by index so every prefix
+ * keeps the mix as nearly as whole slots allow. A slot keeps its
+ * population across every reconnect, so the mix holds for the whole run. */
+void fl_scenario_assign_populations(const struct fl_scenario *s, uint32_t nslots, uint8_t *pop);
 
 /* The phase running at `t` ns from the start; NULL at or after the end. */
 const struct fl_scenario_phase *fl_scenario_phase_at(const struct fl_scenario *s, uint64_t t);

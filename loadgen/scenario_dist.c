@@ -320,11 +320,44 @@ const struct fl_scenario_request *fl_scenario_pick_request(const struct fl_scena
                              offsetof(struct fl_scenario_request, weight))];
 }
 
-const struct fl_scenario_population *fl_scenario_pick_population(const struct fl_scenario *s,
-                                                                 uint64_t *rng)
+void fl_scenario_assign_populations(const struct fl_scenario *s, uint32_t nslots, uint8_t *pop)
 {
-    return &s->populations[pick(rng, s->populations, s->npopulations, sizeof(*s->populations),
-                                offsetof(struct fl_scenario_population, share))];
+    size_t n = s->npopulations;
+    uint32_t quota[FL_SCENARIO_MAX_POPULATIONS] = {0}, given[FL_SCENARIO_MAX_POPULATIONS] = {0};
+    double rem[FL_SCENARIO_MAX_POPULATIONS];
+    uint32_t sum = 0;
+    /* Largest remainder: floor(share * nslots) each, the slots left over to
+     * the largest fractions (the earlier population on a tie). */
+    for (size_t i = 0; i < n; i++) {
+        double want = s->populations[i].share * nslots;
+        quota[i] = (uint32_t)want;
+        rem[i] = want - quota[i];
+        sum += quota[i];
+    }
+    for (; sum < nslots; sum++) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (rem[i] > rem[best])
+                best = i;
+        quota[best]++;
+        rem[best] = -1;
+    }
+    /* Interleaved by index: slot k goes to the population furthest behind
+     * its quota's pace, so the first k slots (a phase with fewer
+     * connections) hold the mix too. */
+    for (uint32_t k = 0; k < nslots; k++) {
+        size_t best = n;
+        double lag = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (given[i] == quota[i])
+                continue;
+            double l = (double)quota[i] * (k + 1) / nslots - given[i];
+            if (best == n || l > lag)
+                best = i, lag = l;
+        }
+        given[best]++;
+        pop[k] = (uint8_t)best;
+    }
 }
 
 const struct fl_scenario_phase *fl_scenario_phase_at(const struct fl_scenario *s, uint64_t t)

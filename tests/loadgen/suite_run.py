@@ -126,6 +126,37 @@ kind = tcp
 bytes = 100-2k
 """
 
+# Two populations for the populations case: a short one (1-20 requests, then
+# close and reconnect) and one that never closes, thinking between requests.
+# The share is of the connection slots: 45 short and 19 long of 64.
+POPS_INI = """\
+# suite_run.py: a short and a never-closing population
+[scenario]
+name = pops
+seed = 5
+duration = 4s
+warmup = 1s
+connections = 64
+threads = 2
+rate = 0
+timeout = 5s
+error_stop = 0
+interval = 500ms
+
+[population short]
+share = 0.7
+requests = 1-20
+
+[population long]
+share = 0.3
+think = 1ms-20ms
+
+[request h]
+weight = 1
+kind = get
+path = /healthz
+"""
+
 # Echo only, for the mismatch case. No warm-up (it would hide the errors),
 # no error threshold (the verification failure alone must give exit 1).
 ECHO_INI = """\
@@ -507,6 +538,50 @@ class Suite:
                 expect(unc[k] <= cor * 1.01 + 1,
                        f"uncorrected {k} {unc[k]} us > corrected {cor} us")
 
+    def populations(self):
+        ini = self.write("pops.ini", POPS_INI)
+        with self.fraglab() as srv:
+            out = self.out_dir("pops")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{srv.port}", "--out", out,
+                          "-q"], timeout=40)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            self.check_clean(s, "populations")
+            pops = {p.get("name"): p for p in s.get("populations") or []}
+            expect(set(pops) == {"short", "long"}, f"summary populations: {list(pops)}")
+            short, long_ = pops["short"], pops["long"]
+            # Largest remainder: 44.8 / 19.2 of 64 slots.
+            expect((short["slots"], long_["slots"]) == (45, 19),
+                   f"slots {short['slots']}/{long_['slots']}, want 45/19")
+            # The long slots open once each and stay open; the short ones
+            # keep reconnecting. Drawing a population per connection (the
+            # old way) drifts every slot into the never-closing one, so the
+            # short population's connections stop within a second or two.
+            expect(long_["connections_opened"] <= 19,
+                   f"long opened {long_['connections_opened']} connections, want <= 19")
+            expect(short["connections_opened"] >= 45 * 20,
+                   f"short opened {short['connections_opened']} connections, want >= 900")
+            expect(18.5 <= long_["connections_open_mean"] <= 19.0,
+                   f"long open on average {long_['connections_open_mean']}, want 19")
+            expect(short["connections_open_mean"] >= 30,
+                   f"short open on average {short['connections_open_mean']}, want >= 30 of 45")
+            expect(short["requests"] + long_["requests"] == s["requests"],
+                   f"requests by population {short['requests']} + {long_['requests']} "
+                   f"!= {s['requests']}")
+            header, rows = self.timeseries(out)
+            for col in ("pop_short_open", "pop_short_opened", "pop_short_requests",
+                        "pop_long_open", "pop_long_opened", "pop_long_requests"):
+                expect(col in header, f"timeseries.csv has no {col} column")
+            # Over time, not only in total: every measured row of the load
+            # keeps both populations open and the short one reconnecting.
+            load = [r for r in rows if r["warmup"] == "0"][:-1]
+            expect(len(load) >= 4, f"{len(load)} measured rows, want >= 4")
+            for r in load:
+                expect(int(r["pop_long_open"]) == 19, f"t={r['t_s']}: long open "
+                       f"{r['pop_long_open']}, want 19")
+                expect(int(r["pop_short_opened"]) >= 45,
+                       f"t={r['t_s']}: short opened {r['pop_short_opened']} in the interval")
+
     def stale(self):
         """The server closes connections idle past its keep-alive timeout
         (1 s here); the next request on each meets a closed connection and
@@ -559,7 +634,8 @@ class Suite:
                                       f"{lines[0]!r}")
 
 
-CASES = ("quick", "soak", "mismatch", "sigint", "rate", "stale", "refused", "badargs")
+CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "stale", "refused",
+         "badargs")
 
 
 def read_line(stream, timeout):

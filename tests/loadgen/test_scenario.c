@@ -316,8 +316,10 @@ static void test_drift(void **state)
 static uint64_t run_sequence(const struct fl_scenario *s, uint64_t seed)
 {
     uint64_t rng = fl_dist_stream(seed, 0), h = 0;
+    uint8_t pops[64];
+    fl_scenario_assign_populations(s, 64, pops);
     for (int i = 0; i < 10000; i++) {
-        const struct fl_scenario_population *p = fl_scenario_pick_population(s, &rng);
+        const struct fl_scenario_population *p = &s->populations[pops[i % 64]];
         const struct fl_scenario_request *r = fl_scenario_pick_request(s, &rng);
         uint64_t v =
             fl_dist_sample(&r->resp, &rng, i / 10000.0) ^ fl_dist_sample(&p->think, &rng, 0);
@@ -354,18 +356,51 @@ static void test_weights(void **state)
                  "[request never]\nweight = 0\nkind = get\npath = /z\n"
                  "[request z]\nweight = 2\nkind = get\npath = /z\n",
             &s);
-    const double want_req[] = {0.5, 0.3, 0, 0.2}, want_pop[] = {0.7, 0.3};
-    unsigned req[4] = {0}, pop[2] = {0};
+    const double want_req[] = {0.5, 0.3, 0, 0.2};
+    unsigned req[4] = {0};
     uint64_t rng = 12345;
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < 100000; i++)
         req[fl_scenario_pick_request(&s, &rng) - s.requests]++;
-        pop[fl_scenario_pick_population(&s, &rng) - s.populations]++;
-    }
     assert_int_equal(req[2], 0);
     for (int i = 0; i < 4; i++)
         assert_true(fabs(req[i] / 1e5 - want_req[i]) <= 0.03 * want_req[i]);
-    for (int i = 0; i < 2; i++)
-        assert_true(fabs(pop[i] / 1e5 - want_pop[i]) <= 0.03 * want_pop[i]);
+    fl_scenario_free(&s);
+}
+
+/* Deals n slots and checks the counts, and that every prefix of the slots
+ * holds each population within one slot of its share. */
+static void check_slots(const struct fl_scenario *s, uint32_t n, const uint32_t *want)
+{
+    uint8_t pops[1000];
+    uint32_t got[FL_SCENARIO_MAX_POPULATIONS] = {0};
+    fl_scenario_assign_populations(s, n, pops);
+    for (uint32_t k = 0; k < n; k++) {
+        assert_true(pops[k] < s->npopulations);
+        got[pops[k]]++;
+        for (size_t i = 0; i < s->npopulations; i++)
+            assert_true(fabs(got[i] - (double)want[i] * (k + 1) / n) < 1.0 + 1e-9);
+    }
+    for (size_t i = 0; i < s->npopulations; i++)
+        assert_int_equal(got[i], want[i]);
+}
+
+static void test_population_slots(void **state)
+{
+    (void)state;
+    struct fl_scenario s;
+    load_ok(HEAD "[population a]\nshare = 70\n[population b]\nshare = 30\n"
+                 "[request x]\nweight = 1\nkind = get\npath = /x\n",
+            &s);
+    check_slots(&s, 64, (const uint32_t[]){45, 19}); /* 44.8 / 19.2 */
+    check_slots(&s, 1, (const uint32_t[]){1, 0});
+    check_slots(&s, 10, (const uint32_t[]){7, 3});
+    fl_scenario_free(&s);
+    load_ok(HEAD "[population a]\nshare = 5\n[population b]\nshare = 3\n"
+                 "[population none]\nshare = 0\n[population c]\nshare = 2\n"
+                 "[request x]\nweight = 1\nkind = get\npath = /x\n",
+            &s);
+    check_slots(&s, 7, (const uint32_t[]){4, 2, 0, 1}); /* 3.5, 2.1, 0, 1.4 */
+    check_slots(&s, 1000, (const uint32_t[]){500, 300, 0, 200});
     fl_scenario_free(&s);
 }
 
@@ -657,6 +692,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_same_seed_same_sequence),
         cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_population_slots),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_defaults_and_syntax),
         cmocka_unit_test(test_errors_sections),
