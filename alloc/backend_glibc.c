@@ -50,6 +50,13 @@ static void glibc_stats(struct fl_alloc_stats *s)
     s->active = FL_NA;
     s->resident = FL_NA;
     s->metadata = FL_NA;
+    /* The breakdown: arena memory is live chunks plus fordblks, of which
+     * keepcost (the main arena's top chunk) is what trimming the top gives
+     * back; other free chunks return only as whole pages by malloc_trim. */
+    s->glibc_arena = (int64_t)mi.arena;
+    s->glibc_arena_free = (int64_t)mi.fordblks;
+    s->glibc_releasable = (int64_t)mi.keepcost;
+    s->glibc_mmapped = (int64_t)mi.hblkhd;
 }
 
 static void glibc_release(void)

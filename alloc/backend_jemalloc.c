@@ -87,6 +87,15 @@ static void je_stats(struct fl_alloc_stats *s)
     s->mapped = je_size("stats.mapped");
     s->retained = je_size("stats.retained");
     s->metadata = je_size("stats.metadata");
+    /* The breakdown, summed over all arenas. Dirty and muzzy are counted in
+     * pages; tcache bytes are free objects that jemalloc still counts in
+     * stats.allocated, as the arenas handed them out. */
+    int64_t page = je_size("arenas.page");
+    int64_t dirty = je_size("stats.arenas." JE_ARENAS_ALL ".pdirty");
+    int64_t muzzy = je_size("stats.arenas." JE_ARENAS_ALL ".pmuzzy");
+    s->je_dirty = page != FL_NA && dirty != FL_NA ? dirty * page : FL_NA;
+    s->je_muzzy = page != FL_NA && muzzy != FL_NA ? muzzy * page : FL_NA;
+    s->je_tcache = je_size("stats.arenas." JE_ARENAS_ALL ".tcache_bytes");
 }
 
 static void je_release_thread(void)

@@ -45,18 +45,28 @@ static void mi_version_str(char *buf, size_t len)
 /* Debian's mimalloc is a release build (MI_STAT=0): it counts committed and
  * reserved memory but not allocated bytes. A heap can only be walked safely
  * by its own thread, so each thread walks its heap's pages (not blocks: one
- * call per page, cheap) and publishes the sum in a slot; the process figure
+ * call per page, cheap) and publishes its sums in a slot; the process figure
  * is the sum of the slots. Threads that never sample are missing from it. */
 #define MI_SLOTS 256
-static _Atomic int64_t slot_bytes[MI_SLOTS];
+struct mi_slot {
+    _Atomic int64_t used; /* bytes in live blocks */
+    _Atomic int64_t free; /* bytes in free blocks of the same pages */
+};
+static struct mi_slot slots[MI_SLOTS];
 static atomic_int slots_used;
 static _Thread_local int my_slot = -1;
 
+/* An area is one page: `committed` is its capacity (the blocks carved out so
+ * far) times the full block size, so what is not in use of it is free blocks
+ * the page holds for this thread alone. */
 static bool area_cb(const mi_heap_t *heap, const mi_heap_area_t *area, void *block,
                     size_t block_size, void *arg)
 {
     (void)heap, (void)block, (void)block_size;
-    *(int64_t *)arg += (int64_t)(area->used * area->block_size);
+    int64_t *sums = arg;
+    int64_t used = (int64_t)(area->used * area->full_block_size);
+    sums[0] += (int64_t)(area->used * area->block_size);
+    sums[1] += (int64_t)area->committed > used ? (int64_t)area->committed - used : 0;
     return true;
 }
 
@@ -68,9 +78,10 @@ static void mi_sample_thread(void)
             return; /* more threads than slots: the rest go uncounted */
         my_slot = s;
     }
-    int64_t used = 0;
-    mi_heap_visit_blocks_p(mi_heap_get_default_p(), false, area_cb, &used);
-    atomic_store_explicit(&slot_bytes[my_slot], used, memory_order_relaxed);
+    int64_t sums[2] = {0, 0};
+    mi_heap_visit_blocks_p(mi_heap_get_default_p(), false, area_cb, sums);
+    atomic_store_explicit(&slots[my_slot].used, sums[0], memory_order_relaxed);
+    atomic_store_explicit(&slots[my_slot].free, sums[1], memory_order_relaxed);
 }
 
 static void mi_stats(struct fl_alloc_stats *s)
@@ -79,14 +90,22 @@ static void mi_stats(struct fl_alloc_stats *s)
     mi_process_info_p(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
     mi_sample_thread();
     int n = atomic_load(&slots_used);
-    int64_t allocated = 0;
-    for (int i = 0; i < n && i < MI_SLOTS; i++)
-        allocated += atomic_load_explicit(&slot_bytes[i], memory_order_relaxed);
+    int64_t allocated = 0, page_free = 0;
+    for (int i = 0; i < n && i < MI_SLOTS; i++) {
+        allocated += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+        page_free += atomic_load_explicit(&slots[i].free, memory_order_relaxed);
+    }
     s->allocated = allocated;
     /* Committed is not resident: mimalloc commits whole segments eagerly and
      * most of a fresh one is never touched (32 MiB committed at start-up
-     * against 2 MiB of RSS here). It is what mimalloc has mapped for use. */
+     * against 2 MiB of RSS here). It is what mimalloc has mapped for use.
+     * mi_process_info's current_rss is no help: on Linux 2.0.9 fills it with
+     * the committed figure too. The rest of mimalloc's accounting (reserved,
+     * reset, segments) is only printed as rounded text by mi_stats_print_out,
+     * so it is left out rather than parsed back. */
     s->mapped = (int64_t)commit;
+    s->mi_committed = (int64_t)commit;
+    s->mi_page_free = page_free;
     s->resident = FL_NA;
     s->active = FL_NA;
     s->retained = FL_NA;

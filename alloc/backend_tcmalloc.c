@@ -56,7 +56,10 @@ static void tc_stats(struct fl_alloc_stats *s)
     int64_t unmapped = prop("tcmalloc.pageheap_unmapped_bytes");
     int64_t physical = prop("generic.total_physical_bytes");
     int64_t allocated = prop("generic.current_allocated_bytes");
-    int64_t cache = prop("tcmalloc.current_total_thread_cache_bytes");
+    /* gperftools 2.10 answers both thread cache names with the same figure;
+     * thread_cache_free_bytes is the one documented beside central and
+     * transfer, so the breakdown's parts are named alike. */
+    int64_t cache = prop("tcmalloc.thread_cache_free_bytes");
     int64_t central = prop("tcmalloc.central_cache_free_bytes");
     int64_t transfer = prop("tcmalloc.transfer_cache_free_bytes");
     s->allocated = allocated;
@@ -70,6 +73,11 @@ static void tc_stats(struct fl_alloc_stats *s)
     s->metadata = physical != FL_NA && s->resident != FL_NA && physical > s->resident
                       ? physical - s->resident
                       : FL_NA;
+    s->tc_pageheap_free = prop("tcmalloc.pageheap_free_bytes");
+    s->tc_pageheap_unmapped = unmapped;
+    s->tc_central_free = central;
+    s->tc_transfer_free = transfer;
+    s->tc_thread_free = cache;
 }
 
 static void tc_release(void)

@@ -22,20 +22,59 @@ enum fl_alloc_kind {
 };
 
 /* Every figure, listed once: X(field, metric name, help). Text, JSON and
- * Prometheus output and the tests all iterate this list. Values are bytes;
- * FL_NA (-1) where the allocator or the kernel does not provide the figure. */
-#define FL_ALLOC_STATS_FIELDS(X)                                                                   \
+ * Prometheus output, the load generator's CSV columns (<field>_bytes) and the
+ * tests all iterate this list. Values are bytes; FL_NA (-1) where the
+ * allocator or the kernel does not provide the figure. The list is made of
+ * two parts because their sources differ: the process's memory, which the
+ * load generator can read itself from /proc, and the allocator's own
+ * figures, which only the server can ask for. */
+#define FL_ALLOC_STATS_FIELDS(X) FL_PROCMEM_FIELDS(X) FL_ALLOCATOR_FIELDS(X)
+
+#define FL_PROCMEM_FIELDS(X)                                                                       \
     X(rss, "rss_bytes", "Resident set size (smaps_rollup Rss)")                                    \
     X(rss_anon, "rss_anon_bytes", "Anonymous resident memory (smaps_rollup Anonymous)")            \
     X(lazyfree, "lazyfree_bytes", "MADV_FREE pages still counted in RSS (smaps_rollup LazyFree)")  \
-    X(anon_huge, "anon_huge_bytes", "Anonymous transparent huge pages (AnonHugePages)")            \
+    X(anon_huge, "anon_huge_bytes", "Anonymous transparent huge pages (AnonHugePages)")
+
+/* The common figures first, then each allocator's breakdown of what it holds
+ * beyond live data, in its own terms; those fields carry the allocator's
+ * prefix (je_, tc_, glibc_, mi_) and are FL_NA under any other allocator. */
+#define FL_ALLOCATOR_FIELDS(X)                                                                     \
     X(allocated, "allocator_allocated_bytes",                                                      \
       "Bytes in live allocations, as the allocator counts")                                        \
     X(active, "allocator_active_bytes", "Bytes in allocator pages holding live allocations")       \
     X(resident, "allocator_resident_bytes", "Allocator memory resident in RAM")                    \
     X(mapped, "allocator_mapped_bytes", "Allocator memory mapped from the OS")                     \
     X(retained, "allocator_retained_bytes", "Address space kept but returned to the OS")           \
-    X(metadata, "allocator_metadata_bytes", "Allocator bookkeeping bytes")
+    X(metadata, "allocator_metadata_bytes", "Allocator bookkeeping bytes")                         \
+    X(je_dirty, "allocator_je_dirty_bytes",                                                        \
+      "jemalloc: dirty pages, free but not yet purged, still resident (pdirty x page)")            \
+    X(je_muzzy, "allocator_je_muzzy_bytes",                                                        \
+      "jemalloc: muzzy pages, purged with MADV_FREE, resident until reclaimed (pmuzzy x page)")    \
+    X(je_tcache, "allocator_je_tcache_bytes",                                                      \
+      "jemalloc: free objects in thread caches (counted in allocated)")                            \
+    X(tc_pageheap_free, "allocator_tc_pageheap_free_bytes",                                        \
+      "tcmalloc: free pages in the page heap, still mapped")                                       \
+    X(tc_pageheap_unmapped, "allocator_tc_pageheap_unmapped_bytes",                                \
+      "tcmalloc: free pages in the page heap, returned to the OS")                                 \
+    X(tc_central_free, "allocator_tc_central_free_bytes",                                          \
+      "tcmalloc: free objects in the central free lists")                                          \
+    X(tc_transfer_free, "allocator_tc_transfer_free_bytes",                                        \
+      "tcmalloc: free objects in the transfer caches")                                             \
+    X(tc_thread_free, "allocator_tc_thread_free_bytes",                                            \
+      "tcmalloc: free objects in the thread caches")                                               \
+    X(glibc_arena, "allocator_glibc_arena_bytes",                                                  \
+      "glibc: memory of all arenas from brk and mmap'd heaps (mallinfo2 arena)")                   \
+    X(glibc_arena_free, "allocator_glibc_arena_free_bytes",                                        \
+      "glibc: free chunks in all arenas, top chunks included (mallinfo2 fordblks)")                \
+    X(glibc_releasable, "allocator_glibc_releasable_bytes",                                        \
+      "glibc: free top chunk of the main arena, which trimming returns (mallinfo2 keepcost)")      \
+    X(glibc_mmapped, "allocator_glibc_mmapped_bytes",                                              \
+      "glibc: blocks mmap'd on their own, outside the arenas (mallinfo2 hblkhd)")                  \
+    X(mi_committed, "allocator_mi_committed_bytes",                                                \
+      "mimalloc: memory committed from the OS (mi_process_info current_commit)")                   \
+    X(mi_page_free, "allocator_mi_page_free_bytes",                                                \
+      "mimalloc: free blocks in the pages of sampled thread heaps (page capacity - used)")
 
 #define FL_NA ((int64_t)-1)
 
@@ -97,7 +136,9 @@ const char *fl_alloc_kind_name(enum fl_alloc_kind kind);
 
 /* Process memory of `pid` (0 = self) from /proc/PID/smaps_rollup. */
 struct fl_procmem {
-    int64_t rss, rss_anon, lazyfree, anon_huge;
+#define FL_X(field, name, help) int64_t field;
+    FL_PROCMEM_FIELDS(FL_X)
+#undef FL_X
 };
 int fl_procmem_read(pid_t pid, struct fl_procmem *m);
 

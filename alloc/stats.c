@@ -8,11 +8,14 @@ int fl_alloc_stats_read(struct fl_alloc_stats *s)
 {
     struct fl_procmem m;
     int rc = fl_procmem_read(0, &m);
-    s->rss = m.rss;
-    s->rss_anon = m.rss_anon;
-    s->lazyfree = m.lazyfree;
-    s->anon_huge = m.anon_huge;
-    s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
+    /* Back ends fill what they have; every other figure, another
+     * allocator's breakdown among them, stays n/a. */
+#define FL_X(field, name, help) s->field = FL_NA;
+    FL_ALLOCATOR_FIELDS(FL_X)
+#undef FL_X
+#define FL_X(field, name, help) s->field = m.field;
+    FL_PROCMEM_FIELDS(FL_X)
+#undef FL_X
 
     const struct fl__alloc_backend *be = fl__alloc_backend_active();
     if (be)

@@ -426,8 +426,8 @@ static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint
         fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
         co->sampled = true;
     }
-    if (co->last.mem.rss != FL_NA && co->last.mem.rss > co->rss_peak)
-        co->rss_peak = co->last.mem.rss;
+    if (co->last.rss != FL_NA && co->last.rss > co->rss_peak)
+        co->rss_peak = co->last.rss;
     const struct fl_scenario_phase *ph =
         fl_scenario_phase_at(run->s, at > run->start ? at - run->start - 1 : 0);
     struct fl_lg_row row = {

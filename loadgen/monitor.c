@@ -150,21 +150,15 @@ static void from_stats(const cJSON *root, struct fl_lg_sample *s, struct fl_lg_s
     const cJSON *tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     const cJSON *alloc = cJSON_GetObjectItemCaseSensitive(root, "allocator");
     if (cJSON_IsObject(mem)) {
-        s->allocated = num(mem, "allocator_allocated_bytes");
-        s->active = num(mem, "allocator_active_bytes");
-        s->resident = num(mem, "allocator_resident_bytes");
-        s->mapped = num(mem, "allocator_mapped_bytes");
-        s->retained = num(mem, "allocator_retained_bytes");
-        s->metadata = num(mem, "allocator_metadata_bytes");
+#define FL_X(field, metric, help) s->field = num(mem, metric);
+        FL_ALLOCATOR_FIELDS(FL_X)
+        /* A remote server's own view of its memory beats nothing. */
+        if (s->rss == FL_NA) {
+            FL_PROCMEM_FIELDS(FL_X)
+        }
+#undef FL_X
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(mem, "frag_ratio");
         s->frag_ratio = cJSON_IsNumber(f) ? f->valuedouble : NAN;
-        /* A remote server's own view of its memory beats nothing. */
-        if (s->mem.rss == FL_NA) {
-            s->mem.rss = num(mem, "rss_bytes");
-            s->mem.rss_anon = num(mem, "rss_anon_bytes");
-            s->mem.lazyfree = num(mem, "lazyfree_bytes");
-            s->mem.anon_huge = num(mem, "anon_huge_bytes");
-        }
     }
     if (cJSON_IsObject(tot)) {
         s->cross_thread_frees = num(tot, "cross_thread_frees_total");
@@ -189,8 +183,9 @@ static void from_stats(const cJSON *root, struct fl_lg_sample *s, struct fl_lg_s
 
 void fl_lg_sample_clear(struct fl_lg_sample *s)
 {
-    s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
-    s->allocated = s->active = s->resident = s->mapped = s->retained = s->metadata = FL_NA;
+#define FL_X(field, metric, help) s->field = FL_NA;
+    FL_ALLOC_STATS_FIELDS(FL_X)
+#undef FL_X
     s->frag_ratio = NAN;
     s->cross_share = NAN;
     s->cross_thread_frees = s->task_migrations = s->connections_open = s->held_bytes = FL_NA;
@@ -200,8 +195,12 @@ void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
                           struct fl_lg_server_info *info)
 {
     fl_lg_sample_clear(s);
-    if (m->pid > 0 && fl_procmem_read(m->pid, &s->mem) != 0)
-        s->mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
+    struct fl_procmem pm;
+    if (m->pid > 0 && fl_procmem_read(m->pid, &pm) == 0) {
+#define FL_X(field, metric, help) s->field = pm.field;
+        FL_PROCMEM_FIELDS(FL_X)
+#undef FL_X
+    }
     char *body = NULL;
     if (fl_lg_http_get((const struct sockaddr *)&m->addr, m->addr_len, m->host, "/stats", 1000,
                        &body) != 0)

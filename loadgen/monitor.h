@@ -24,10 +24,13 @@ struct fl_lg_server_info {
     int64_t threads;
 };
 
-/* One sample; every int64 figure is FL_NA when not known. */
+/* One sample; every int64 figure is FL_NA when not known. The memory
+ * figures are the allocator layer's list (FL_ALLOC_STATS_FIELDS), by the same
+ * names, so a figure added there reaches the CSV and summary.json. */
 struct fl_lg_sample {
-    struct fl_procmem mem; /* rss, rss_anon, lazyfree, anon_huge */
-    int64_t allocated, active, resident, mapped, retained, metadata;
+#define FL_X(field, metric, help) int64_t field;
+    FL_ALLOC_STATS_FIELDS(FL_X)
+#undef FL_X
     double frag_ratio;  /* NaN when not known */
     double cross_share; /* cross-thread frees / buffer frees; NaN when not known */
     int64_t cross_thread_frees, task_migrations, connections_open, held_bytes;

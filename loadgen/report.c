@@ -10,19 +10,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* The server figures of a row, in CSV order: column, field. */
-#define FL_LG_SAMPLE_COLUMNS(X)                                                                    \
-    X(rss_bytes, mem.rss)                                                                          \
-    X(rss_anon_bytes, mem.rss_anon)                                                                \
-    X(lazyfree_bytes, mem.lazyfree)                                                                \
-    X(anon_huge_bytes, mem.anon_huge)                                                              \
-    X(allocated_bytes, allocated)                                                                  \
-    X(active_bytes, active)                                                                        \
-    X(resident_bytes, resident)                                                                    \
-    X(mapped_bytes, mapped)                                                                        \
-    X(retained_bytes, retained)                                                                    \
-    X(metadata_bytes, metadata)
+/* The server's memory figures of a row, in CSV order: the allocator layer's
+ * list, X(field, metric, help), each figure a column named <field>_bytes.
+ * Readers find columns by header name; new figures append to this group. */
+#define FL_LG_SAMPLE_COLUMNS(X) FL_ALLOC_STATS_FIELDS(X)
 
+/* The figures after frag_ratio: column, field. */
 #define FL_LG_SAMPLE_COLUMNS_LATE(X)                                                               \
     X(cross_thread_frees, cross_thread_frees)                                                      \
     X(task_migrations, task_migrations)                                                            \
@@ -32,9 +25,11 @@
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {
     fputs("t_s,phase,warmup,requests,rps,errors,p50_us,p90_us,p99_us,max_us", f);
-#define FL_X(col, field) fputs("," #col, f);
+#define FL_X(field, metric, help) fputs("," #field "_bytes", f);
     FL_LG_SAMPLE_COLUMNS(FL_X)
+#undef FL_X
     fputs(",frag_ratio", f);
+#define FL_X(col, field) fputs("," #col, f);
     FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
 #undef FL_X
     for (size_t i = 0; pops && i < pops->npopulations; i++) {
@@ -66,12 +61,14 @@ int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r)
     cell(f, any ? fl_hist_value_at_percentile(h, 99) : FL_NA);
     cell(f, any ? fl_hist_max(h) : FL_NA);
     const struct fl_lg_sample *s = r->sample;
-#define FL_X(col, field) cell(f, s->field);
+#define FL_X(field, metric, help) cell(f, s->field);
     FL_LG_SAMPLE_COLUMNS(FL_X)
+#undef FL_X
     if (isnan(s->frag_ratio))
         fputc(',', f);
     else
         fprintf(f, ",%.4f", s->frag_ratio);
+#define FL_X(col, field) cell(f, s->field);
     FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
 #undef FL_X
     for (size_t i = 0; i < r->npop; i++)
@@ -109,7 +106,7 @@ void fl_lg_progress(FILE *f, bool tty, const struct fl_lg_row *r, double duratio
     const struct fl_lg_tally *t = r->tally;
     char p99[32], rss[32];
     fmt_us(p99, sizeof(p99), fl_hist_value_at_percentile(&t->lat, 99));
-    fmt_bytes(rss, sizeof(rss), r->sample->mem.rss);
+    fmt_bytes(rss, sizeof(rss), r->sample->rss);
     fprintf(f, "%s%7.1fs/%.0fs  %-10s %9.0f req/s  p99 %-9s  rss %-11s  errors %" PRIu64 "%s%s",
             tty ? "\r" : "", r->t_s, duration_s, r->phase,
             r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0, p99, rss,
@@ -164,24 +161,17 @@ static void add_server(cJSON *root, const struct fl_lg_result *r)
     const struct fl_lg_sample *s = r->last;
     struct fl_lg_sample none;
     if (!s) {
-        none.mem = (struct fl_procmem){FL_NA, FL_NA, FL_NA, FL_NA};
-        none.allocated = none.active = none.resident = none.mapped = none.retained = none.metadata =
-            none.cross_thread_frees = none.task_migrations = none.connections_open =
-                none.held_bytes = FL_NA;
-        none.frag_ratio = NAN;
-        none.cross_share = NAN;
+        fl_lg_sample_clear(&none);
         s = &none;
     }
-    add_i64(o, "rss_final_bytes", s->mem.rss);
-    add_i64(o, "rss_anon_final_bytes", s->mem.rss_anon);
-    add_i64(o, "lazyfree_final_bytes", s->mem.lazyfree);
-    add_i64(o, "anon_huge_final_bytes", s->mem.anon_huge);
-    add_i64(o, "allocated_bytes", s->allocated);
-    add_i64(o, "active_bytes", s->active);
-    add_i64(o, "resident_bytes", s->resident);
-    add_i64(o, "mapped_bytes", s->mapped);
-    add_i64(o, "retained_bytes", s->retained);
-    add_i64(o, "metadata_bytes", s->metadata);
+    /* The last sample's figures under the CSV's names; the process's own
+     * say "final" beside rss_peak_bytes. */
+#define FL_X(field, metric, help) add_i64(o, #field "_final_bytes", s->field);
+    FL_PROCMEM_FIELDS(FL_X)
+#undef FL_X
+#define FL_X(field, metric, help) add_i64(o, #field "_bytes", s->field);
+    FL_ALLOCATOR_FIELDS(FL_X)
+#undef FL_X
     if (isnan(s->frag_ratio))
         cJSON_AddNullToObject(o, "frag_ratio");
     else
@@ -341,7 +331,7 @@ void fl_lg_summary_print(FILE *f, const struct fl_lg_result *r)
     if (r->last) {
         char peak[32], fin[32], alloc[32];
         fmt_bytes(peak, sizeof(peak), r->rss_peak);
-        fmt_bytes(fin, sizeof(fin), r->last->mem.rss);
+        fmt_bytes(fin, sizeof(fin), r->last->rss);
         fmt_bytes(alloc, sizeof(alloc), r->last->allocated);
         fprintf(f, "  server memory: rss peak %s, final %s, allocated %s\n", peak, fin, alloc);
     }

@@ -61,6 +61,17 @@ CSV_COLUMNS = (
     "server_connections", "held_bytes",
 )
 
+# Each allocator's own breakdown, appended after metadata_bytes; the server
+# here runs glibc, so its columns have figures and the others stay empty.
+BREAKDOWN_COLUMNS = {
+    "glibc": ("glibc_arena_bytes", "glibc_arena_free_bytes", "glibc_releasable_bytes",
+              "glibc_mmapped_bytes"),
+    "jemalloc": ("je_dirty_bytes", "je_muzzy_bytes", "je_tcache_bytes"),
+    "tcmalloc": ("tc_pageheap_free_bytes", "tc_pageheap_unmapped_bytes",
+                 "tc_central_free_bytes", "tc_transfer_free_bytes", "tc_thread_free_bytes"),
+    "mimalloc": ("mi_committed_bytes", "mi_page_free_bytes"),
+}
+
 # GET /healthz only, for the rate case; the flags set duration, warm-up, rate.
 HEALTHZ_INI = """\
 # suite_run.py: GET /healthz only
@@ -408,8 +419,23 @@ class Suite:
             self.check_clean(s, "quick")
 
             header, rows = self.timeseries(out)
-            missing = [c for c in CSV_COLUMNS if c not in header]
+            breakdown = [c for cols in BREAKDOWN_COLUMNS.values() for c in cols]
+            missing = [c for c in CSV_COLUMNS + tuple(breakdown) if c not in header]
             expect(not missing, f"timeseries.csv header lacks {missing}: {header}")
+            # Readers go by name, but the documented columns keep their order.
+            pos = [header.index(c) for c in CSV_COLUMNS]
+            expect(pos == sorted(pos), f"timeseries.csv columns out of README order: {header}")
+            for i, row in enumerate(rows, 1):
+                for alloc, cols in BREAKDOWN_COLUMNS.items():
+                    for c in cols:
+                        v = cell_num(row[c])
+                        if alloc == "glibc":
+                            expect(v is not None and v >= 0, f"row {i}: {c} {row[c]!r}")
+                        else:
+                            expect(row[c] == "", f"row {i}: {c} {row[c]!r} under glibc")
+            sv = s["server"]
+            expect(is_num(sv.get("glibc_arena_free_bytes")) and sv.get("je_dirty_bytes", 0) is None,
+                   f"summary.json server breakdown: {sv}")
             expect(len(rows) >= 4, f"timeseries.csv has {len(rows)} data rows, want >= 4")
             for i, row in enumerate(rows, 1):
                 rss = cell_num(row["rss_bytes"])

@@ -74,20 +74,23 @@ static int setup(void **state)
     strcpy(fx.alloc.requested, "jemalloc:dirty_decay_ms:0");
     strcpy(fx.alloc.settings, "MALLOC_CONF=dirty_decay_ms:0");
 
-    fx.mem = (struct fl_alloc_stats){
-        .rss = 1000000,
-        .rss_anon = 800000,
-        .lazyfree = FL_NA,
-        .anon_huge = 0,
-        .allocated = 500000,
-        .active = 600000,
-        .resident = 700000,
-        .mapped = FL_NA,
-        .retained = FL_NA,
-        .metadata = 12345,
-        .frag_ratio = 0.4,
-        .frag_basis = "allocator",
-    };
+    /* As a jemalloc server: its own breakdown present, every other
+     * allocator's n/a. */
+#define FL_X(field, metric, help) fx.mem.field = FL_NA;
+    FL_ALLOC_STATS_FIELDS(FL_X)
+#undef FL_X
+    fx.mem.rss = 1000000;
+    fx.mem.rss_anon = 800000;
+    fx.mem.anon_huge = 0;
+    fx.mem.allocated = 500000;
+    fx.mem.active = 600000;
+    fx.mem.resident = 700000;
+    fx.mem.metadata = 12345;
+    fx.mem.je_dirty = 81920;
+    fx.mem.je_muzzy = 0;
+    fx.mem.je_tcache = 4567;
+    fx.mem.frag_ratio = 0.4;
+    fx.mem.frag_basis = "allocator";
 
     fill_counters();
     for (int w = 0; w < NW; w++)
@@ -198,6 +201,14 @@ static void test_json_memory(void **state)
 #undef FL_X
     assert_num(m, "rss_bytes", 1000000);
     assert_true(cJSON_IsNull(get(m, "lazyfree_bytes")));
+    /* The breakdown by its documented names: the allocator's own, and
+     * another allocator's as null rather than missing. */
+    assert_num(m, "allocator_je_dirty_bytes", 81920);
+    assert_num(m, "allocator_je_muzzy_bytes", 0);
+    assert_num(m, "allocator_je_tcache_bytes", 4567);
+    assert_true(cJSON_IsNull(get(m, "allocator_tc_pageheap_free_bytes")));
+    assert_true(cJSON_IsNull(get(m, "allocator_glibc_arena_free_bytes")));
+    assert_true(cJSON_IsNull(get(m, "allocator_mi_committed_bytes")));
     assert_num(m, "frag_ratio", 0.4);
     assert_str(m, "frag_basis", "allocator");
     cJSON_Delete(root);
@@ -426,6 +437,13 @@ static void test_prom_memory(void **state)
     assert_null(strstr(text, "lazyfree"));
     assert_true(has_line(text, "fraglab_anon_huge_bytes 0")); /* 0 is a figure, not n/a */
     assert_true(has_line(text, "fraglab_frag_ratio 0.4"));
+    assert_true(has_line(text, "# TYPE fraglab_allocator_je_dirty_bytes gauge"));
+    assert_true(has_line(text, "fraglab_allocator_je_dirty_bytes 81920"));
+    assert_true(has_line(text, "fraglab_allocator_je_muzzy_bytes 0"));
+    assert_true(has_line(text, "fraglab_allocator_je_tcache_bytes 4567"));
+    assert_null(strstr(text, "fraglab_allocator_tc_"));
+    assert_null(strstr(text, "fraglab_allocator_glibc_"));
+    assert_null(strstr(text, "fraglab_allocator_mi_"));
     free(text);
 }
 
