@@ -333,12 +333,14 @@ static void test_missing_dir(void **state)
     assert_int_equal(fl_lg_cmd_report(3, argv2), 1);
 }
 
-/* The colour plots.gp gives the RSS line of run `name` ("" if none). */
+/* The colour plots.gp gives the RSS line of run `name` in rss.png ("" if
+ * none; overhead.png, drawn first, colours its layers, not its runs). */
 static void line_colour(const char *gp, const char *name, char *out, size_t n)
 {
     char key[256];
     snprintf(key, sizeof(key), "'runs/%s/timeseries.csv' using", name);
-    const char *p = strstr(gp, key), *c = p ? strstr(p, "lc rgb '") : NULL;
+    const char *rss = strstr(gp, "set output 'rss.png'");
+    const char *p = rss ? strstr(rss, key) : NULL, *c = p ? strstr(p, "lc rgb '") : NULL;
     out[0] = '\0';
     if (c)
         snprintf(out, n, "%.7s", c + 8);
