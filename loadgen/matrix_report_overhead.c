@@ -204,7 +204,7 @@ void fl__mr_drift_note(const struct fl__mr_run *run, char *b, size_t n)
     bool whole = !(fabs(run->worst_drift) > fabs(run->live_drift)) || !run->drift_phase[0];
     double d = whole ? run->live_drift : run->worst_drift;
     snprintf(b, n, "RSS follows live data here (live data %+.0f %% over the second half%s%s)",
-             100 * d, whole ? "" : " of ", whole ? "" : run->drift_phase);
+             100 * d, whole ? "" : " of phase ", whole ? "" : run->drift_phase);
 }
 
 /* |a - b| / max(a, b); NAN when a side is unknown. */

@@ -228,10 +228,14 @@ static void stacks(FILE *f, const struct fl__mr_report *r)
                     "set object 1 rect from %g, graph 0 to graph 1, graph 1 behind "
                     "fc rgb '#e8e8e8' fs solid noborder\n",
                     run->idle_start);
-        char t[300];
-        snprintf(t, sizeof(t), "%s (heap: %s)%s", run->name ? run->name : "?",
+        char t[300], drift[48] = "";
+        if (fl__mr_drifts(run))
+            snprintf(drift, sizeof(drift), "; live data drifts %+.0f %%",
+                     100 * (fabs(run->worst_drift) > fabs(run->live_drift) ? run->worst_drift
+                                                                           : run->live_drift));
+        snprintf(t, sizeof(t), "%s (heap: %s)%s%s", run->name ? run->name : "?",
                  run->heap_basis ? run->heap_basis : "RSS",
-                 isnan(run->idle_start) ? "" : ", grey: idle tail");
+                 isnan(run->idle_start) ? "" : ", grey: idle tail", drift);
         fputs("set title ", f);
         gq(f, t);
         fputc('\n', f);
