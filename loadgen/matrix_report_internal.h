@@ -146,6 +146,13 @@ struct fl__mr_report {
 /* The stair-step rule, as the page, the README and matrix.json state it. */
 extern const char fl__mr_step_rule[];
 
+/* Whole file, NUL-terminated; NULL with errno. */
+char *fl__mr_slurp(const char *path);
+/* Reads a run's timeseries.csv into `s` and the run's 1-based columns that
+ * gnuplot needs; 0 or -errno. */
+int fl__mr_read_series(const char *path, struct fl__mr_series *s, struct fl__mr_run *run);
+void fl__mr_series_free(struct fl__mr_series *s);
+
 /* The overhead, live-data and allocator-detail figures of `run` from its
  * rows; `at` is the row of the RSS peak under load, `idle` the last
  * idle-tail row (SIZE_MAX: none). */
