@@ -37,7 +37,9 @@ static const char css[] = "body{font-family:sans-serif;margin:2em;max-width:80em
                           "table{border-collapse:collapse;margin:1em 0}"
                           "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}"
                           "th{background:#eee}td.l,th.l{text-align:left}"
-                          "td.nc{color:#888}span.drift{color:#a40;font-size:90%}"
+                          "td{white-space:nowrap}td.nc{color:#888}"
+                          "span.drift{display:block;white-space:normal;min-width:20em;"
+                          "color:#a40;font-size:90%}"
                           "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
                           "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
                           "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}";
@@ -63,20 +65,28 @@ static void td_str(FILE *f, const char *s)
     fputs("</td>", f);
 }
 
-/* The live data's drift, and the note beside it when RSS follows it. */
-static void td_drift(FILE *f, const struct fl__mr_run *run)
+/* The pairing's allocator, with the drift note under it when RSS follows
+ * live data there (so a climb is not read as fragmentation). */
+static void td_alloc(FILE *f, const struct fl__mr_run *run)
 {
-    char b[64], note[160];
-    fl__mr_num(b, sizeof(b), run->live_drift * 100, 0);
+    char note[160];
     fl__mr_drift_note(run, note, sizeof(note));
-    fprintf(f, "<td>%s%s%s", b[0] && run->live_drift >= 0 ? "+" : "", b[0] ? b : "n/a",
-            b[0] ? " %" : "");
+    fputs("<td class=\"l\">", f);
+    esc(f, run->spec ? run->spec : run->allocator ? run->allocator : "?");
     if (note[0]) {
-        fputs("<br><span class=\"drift\">", f);
+        fputs("<span class=\"drift\">", f);
         esc(f, note);
         fputs("</span>", f);
     }
     fputs("</td>", f);
+}
+
+static void td_drift(FILE *f, const struct fl__mr_run *run)
+{
+    char b[64];
+    fl__mr_num(b, sizeof(b), run->live_drift * 100, 0);
+    fprintf(f, "<td>%s%s%s%s</td>", b[0] && run->live_drift >= 0 ? "+" : "", b[0] ? b : "n/a",
+            b[0] ? " %" : "", fl__mr_drifts(run) ? " &#9888;" : "");
 }
 
 static void table(FILE *f, const struct fl__mr_report *r)
@@ -96,7 +106,7 @@ static void table(FILE *f, const struct fl__mr_report *r)
         bool partial = run->has_csv && !run->has_summary;
         fprintf(f, "<tr class=\"run%s\">", !ok && !partial ? " failed" : partial ? " partial" : "");
         td_str(f, run->mode);
-        td_str(f, run->spec ? run->spec : run->allocator);
+        td_alloc(f, run);
         fputs("<td class=\"l\">", f);
         esc(f, run->status ? run->status : "?");
         fputs(partial ? " (partial)</td>" : "</td>", f);
