@@ -26,7 +26,8 @@
 #define FL__MR_SAME_RPS 0.02
 #define FL__MR_SAME_LIVE 0.10
 
-/* The allocator-specific CSV columns (bytes, empty where n/a), in
+/* The allocator-specific CSV columns (bytes, empty where n/a; the loadgen
+ * writes them from the allocator layer's FL_ALLOC_STATS_FIELDS), in
  * matrix.json's order; `drawn` when overhead.png draws it: resident memory
  * or a heap's size, not address space only (retained, unmapped). */
 #define FL__MR_DETAIL(X)                                                                           \
@@ -43,7 +44,8 @@
     X(glibc_arena_free_bytes, 1)                                                                   \
     X(glibc_releasable_bytes, 1)                                                                   \
     X(glibc_mmapped_bytes, 1)                                                                      \
-    X(mi_committed_bytes, 1)
+    X(mi_committed_bytes, 1)                                                                       \
+    X(mi_page_free_bytes, 1)
 #define FL_X(col, drawn) +1
 enum { FL__MR_NDETAIL = 0 FL__MR_DETAIL(FL_X) };
 #undef FL_X
