@@ -1,7 +1,8 @@
 /* matrix_report.c - `fraglab-loadgen report DIR`: reads a matrix folder
- * (runs.json, each run's timeseries.csv and summary.json, any of which may
- * be partial while the matrix runs) and computes each run's figures, its
- * stair-steps and the ws/tpc ratios; the writers do the rest. */
+ * (runs.json, each run's timeseries.csv through matrix_report_series.c and
+ * summary.json, any of which may be partial while the matrix runs) and
+ * computes each run's figures, its stair-steps and the ws/tpc ratios; the
+ * writers do the rest. */
 #include "matrix_report.h"
 
 #include <errno.h>
@@ -33,36 +34,9 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Whole file, NUL-terminated; NULL with errno. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int e = ferror(f) ? EIO : ENOMEM;
-    fclose(f);
-    if (!buf) {
-        errno = e;
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 static cJSON *read_json(const char *path)
 {
-    char *text = slurp(path);
+    char *text = fl__mr_slurp(path);
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     free(text);
     return j;
@@ -78,116 +52,6 @@ static double jnum(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-/* The columns the report reads, by CSV header name. */
-enum { C_T, C_PHASE, C_WARM, C_REQ, C_P99, C_RSS, C_LAZY, C_ALLOC, C_RES, C_FRAG, C_CROSS, NC };
-static const char *const col_names[NC] = {"t_s",
-                                          "phase",
-                                          "warmup",
-                                          "requests",
-                                          "p99_us",
-                                          "rss_bytes",
-                                          "lazyfree_bytes",
-                                          "allocated_bytes",
-                                          "resident_bytes",
-                                          "frag_ratio",
-                                          "cross_thread_frees"};
-
-struct series {
-    size_t n;
-    double *v[NC]; /* C_PHASE holds 1 for an idle-tail row */
-};
-
-static void series_free(struct series *s)
-{
-    for (int c = 0; c < NC; c++)
-        free(s->v[c]);
-}
-
-/* Splits one CSV line in place at commas (empty fields kept); the loadgen
- * never quotes. Returns the number of fields. */
-static int split(char *line, char **f, int max)
-{
-    int n = 0;
-    for (char *p = line;; p++) {
-        if (n < max)
-            f[n] = p;
-        n++;
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        *p = '\0';
-    }
-    return n < max ? n : max;
-}
-
-static double cell(char **f, int nf, int i)
-{
-    if (i < 0 || i >= nf || !*f[i])
-        return NAN;
-    char *end;
-    double v = strtod(f[i], &end);
-    return end == f[i] ? NAN : v;
-}
-
-#define MAX_FIELDS 64
-
-/* Reads timeseries.csv. A last line without its newline is being written:
- * it is left out. Fills `cols` with the 1-based columns gnuplot needs. */
-static int read_series(const char *path, struct series *s, struct fl__mr_run *run)
-{
-    char *text = slurp(path);
-    if (!text)
-        return -errno;
-    char *f[MAX_FIELDS];
-    int idx[NC];
-    size_t cap = 0;
-    char *line = text, *nl = strchr(line, '\n');
-    if (!nl) {
-        free(text);
-        return -ENODATA;
-    }
-    *nl = '\0';
-    if (nl > line && nl[-1] == '\r')
-        nl[-1] = '\0';
-    int nf = split(line, f, MAX_FIELDS);
-    for (int c = 0; c < NC; c++) {
-        idx[c] = -1;
-        for (int k = 0; k < nf; k++)
-            if (!strcmp(f[k], col_names[c]))
-                idx[c] = k;
-    }
-    run->col_t = idx[C_T] + 1;
-    run->col_rss = idx[C_RSS] + 1;
-    run->col_alloc = idx[C_ALLOC] + 1;
-    run->col_res = idx[C_RES] + 1;
-    for (line = nl + 1; (nl = strchr(line, '\n')); line = nl + 1) {
-        *nl = '\0';
-        if (nl > line && nl[-1] == '\r')
-            nl[-1] = '\0';
-        if (!*line)
-            continue;
-        nf = split(line, f, MAX_FIELDS);
-        if (s->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            for (int c = 0; c < NC; c++) {
-                double *nv = realloc(s->v[c], cap * sizeof(double));
-                if (!nv) {
-                    free(text);
-                    return -ENOMEM;
-                }
-                s->v[c] = nv;
-            }
-        }
-        for (int c = 0; c < NC; c++)
-            s->v[c][s->n] = cell(f, nf, idx[c]);
-        s->v[C_PHASE][s->n] =
-            idx[C_PHASE] >= 0 && idx[C_PHASE] < nf && !strcmp(f[idx[C_PHASE]], "idle-tail");
-        s->n++;
-    }
-    free(text);
-    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -220,16 +84,16 @@ static double step_threshold(double level)
 }
 
 /* fl__mr_step_rule over the rows with an RSS. */
-static void find_steps(const struct series *s, struct fl__mr_run *run)
+static void find_steps(const struct fl__mr_series *s, struct fl__mr_run *run)
 {
-    const double *rss = s->v[C_RSS];
+    const double *rss = s->v[FL__MR_C_RSS];
     size_t prev = SIZE_MAX; /* the last row with an RSS */
     bool in_step = false;
     for (size_t i = 0; i < s->n; i++) {
         if (isnan(rss[i]))
             continue;
         bool held = false;
-        if (prev != SIZE_MAX && !(s->v[C_WARM][prev] > 0)) {
+        if (prev != SIZE_MAX && !(s->v[FL__MR_C_WARM][prev] > 0)) {
             double bar = rss[prev] + step_threshold(rss[prev]);
             bool later = false;
             held = rss[i] >= bar;
@@ -243,7 +107,7 @@ static void find_steps(const struct series *s, struct fl__mr_run *run)
         if (held && !in_step) {
             if (run->nsteps < FL__MR_MAX_STEPS)
                 run->steps[run->nsteps] = (struct fl__mr_step){
-                    .t_s = s->v[C_T][i], .at = rss[i], .from = rss[prev], .to = rss[i]};
+                    .t_s = s->v[FL__MR_C_T][i], .at = rss[i], .from = rss[prev], .to = rss[i]};
             run->nsteps++;
         } else if (held && run->nsteps <= FL__MR_MAX_STEPS) {
             run->steps[run->nsteps - 1].to = rss[i];
@@ -254,7 +118,7 @@ static void find_steps(const struct series *s, struct fl__mr_run *run)
 }
 
 /* The figures of one run from its rows (summary figures come later). */
-static void figures(const struct series *s, struct fl__mr_run *run)
+static void figures(const struct fl__mr_series *s, struct fl__mr_run *run)
 {
     double **v = (double **)s->v;
     size_t nload = 0, peak = SIZE_MAX, last_idle = SIZE_MAX, last_load = SIZE_MAX;
@@ -263,18 +127,20 @@ static void figures(const struct series *s, struct fl__mr_run *run)
      * the load has stopped and the connections are closing. */
     size_t busy_peak = SIZE_MAX, end_row = SIZE_MAX, busy_rows = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (!(v[C_PHASE][i] > 0)) {
+        if (!(v[FL__MR_C_PHASE][i] > 0)) {
             end_row = i;
-            busy_rows += v[C_REQ][i] > 0;
+            busy_rows += v[FL__MR_C_REQ][i] > 0;
         }
     double req = 0, secs = 0, prev_t = 0;
     for (size_t i = 0; i < s->n; i++) {
-        bool idle = v[C_PHASE][i] > 0;
-        double t = v[C_T][i];
-        if (!isnan(v[C_RSS][i]) && (peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][peak]))
+        bool idle = v[FL__MR_C_PHASE][i] > 0;
+        double t = v[FL__MR_C_T][i];
+        if (!isnan(v[FL__MR_C_RSS][i]) &&
+            (peak == SIZE_MAX || v[FL__MR_C_RSS][i] > v[FL__MR_C_RSS][peak]))
             peak = i;
-        if (!idle && v[C_REQ][i] > 0 && !isnan(v[C_RSS][i]) && (i != end_row || busy_rows == 1) &&
-            (busy_peak == SIZE_MAX || v[C_RSS][i] > v[C_RSS][busy_peak]))
+        if (!idle && v[FL__MR_C_REQ][i] > 0 && !isnan(v[FL__MR_C_RSS][i]) &&
+            (i != end_row || busy_rows == 1) &&
+            (busy_peak == SIZE_MAX || v[FL__MR_C_RSS][i] > v[FL__MR_C_RSS][busy_peak]))
             busy_peak = i;
         if (idle) {
             run->idle_rows++;
@@ -285,23 +151,23 @@ static void figures(const struct series *s, struct fl__mr_run *run)
             run->load_rows++;
             nload = i + 1;
             last_load = i;
-            if (!(v[C_WARM][i] > 0) && !isnan(v[C_REQ][i]) && !isnan(t)) {
-                req += v[C_REQ][i];
+            if (!(v[FL__MR_C_WARM][i] > 0) && !isnan(v[FL__MR_C_REQ][i]) && !isnan(t)) {
+                req += v[FL__MR_C_REQ][i];
                 secs += t - prev_t;
             }
-            if (!isnan(v[C_P99][i]) && !(v[C_WARM][i] > 0) &&
-                (isnan(run->p99_us) || v[C_P99][i] > run->p99_us))
-                run->p99_us = v[C_P99][i];
+            if (!isnan(v[FL__MR_C_P99][i]) && !(v[FL__MR_C_WARM][i] > 0) &&
+                (isnan(run->p99_us) || v[FL__MR_C_P99][i] > run->p99_us))
+                run->p99_us = v[FL__MR_C_P99][i];
         }
-        for (int c = C_RSS; c <= C_RES; c++)
-            if (c != C_LAZY && v[c][i] > run->mem_max)
+        for (int c = FL__MR_C_RSS; c <= FL__MR_C_RES; c++)
+            if (c != FL__MR_C_LAZY && v[c][i] > run->mem_max)
                 run->mem_max = v[c][i];
         if (!isnan(t))
             prev_t = run->t_end = t;
     }
     run->rps = secs > 0 ? req / secs : NAN;
     if (peak != SIZE_MAX)
-        run->rss_peak = v[C_RSS][peak];
+        run->rss_peak = v[FL__MR_C_RSS][peak];
     /* The allocator's figures at the RSS peak under load, not at the end nor
      * at an RSS peak reached while idle (an allocator that keeps its pages
      * can creep up by a page or two after the load stops): once requests
@@ -309,22 +175,23 @@ static void figures(const struct series *s, struct fl__mr_run *run)
      * load. */
     size_t at = busy_peak != SIZE_MAX ? busy_peak : peak;
     if (at != SIZE_MAX) {
-        run->alloc_peak = v[C_ALLOC][at];
-        run->res_peak = v[C_RES][at];
-        run->frag_peak = v[C_FRAG][at];
+        run->alloc_peak = v[FL__MR_C_ALLOC][at];
+        run->res_peak = v[FL__MR_C_RES][at];
+        run->frag_peak = v[FL__MR_C_FRAG][at];
     }
     /* The last half of the load rows, the odd one in the later half. */
     if (run->load_rows)
-        run->rss_steady = median(v[C_RSS], nload - (size_t)(run->load_rows + 1) / 2, nload);
+        run->rss_steady = median(v[FL__MR_C_RSS], nload - (size_t)(run->load_rows + 1) / 2, nload);
     if (last_load != SIZE_MAX) {
-        run->cross_frees = v[C_CROSS][last_load];
+        run->cross_frees = v[FL__MR_C_CROSS][last_load];
     }
     if (last_idle != SIZE_MAX) {
-        run->rss_idle = v[C_RSS][last_idle];
-        run->alloc_idle = v[C_ALLOC][last_idle];
-        run->res_idle = v[C_RES][last_idle];
-        run->lazy_idle = v[C_LAZY][last_idle];
+        run->rss_idle = v[FL__MR_C_RSS][last_idle];
+        run->alloc_idle = v[FL__MR_C_ALLOC][last_idle];
+        run->res_idle = v[FL__MR_C_RES][last_idle];
+        run->lazy_idle = v[FL__MR_C_LAZY][last_idle];
     }
+    fl__mr_overhead(s, run, at, last_idle);
     find_steps(s, run);
 }
 
@@ -334,19 +201,23 @@ static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
     double *figs[] = {&run->rps,         &run->p99_us,      &run->rss_peak,   &run->rss_steady,
                       &run->rss_idle,    &run->returned,    &run->alloc_peak, &run->res_peak,
                       &run->alloc_idle,  &run->res_idle,    &run->frag_peak,  &run->lazy_idle,
-                      &run->cross_frees, &run->cross_share, &run->idle_start};
+                      &run->cross_frees, &run->cross_share, &run->idle_start, &run->live,
+                      &run->live_drift,  &run->worst_drift, &run->over_peak,  &run->over_steady,
+                      &run->over_idle};
     for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
         *figs[i] = NAN;
+    for (int k = 0; k < FL__MR_NDETAIL; k++)
+        run->detail[k] = NAN;
     if (!run->dir)
         return;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s/timeseries.csv", r->dir, run->dir);
-    struct series s = {0};
-    if (read_series(path, &s, run) == 0 && s.n > 0) {
+    struct fl__mr_series s = {0};
+    if (fl__mr_read_series(path, &s, run) == 0 && s.n > 0) {
         run->has_csv = true;
         figures(&s, run);
     }
-    series_free(&s);
+    fl__mr_series_free(&s);
 
     snprintf(path, sizeof(path), "%s/%s/summary.json", r->dir, run->dir);
     cJSON *sum = read_json(path);
@@ -405,7 +276,9 @@ static int ratios(struct fl__mr_report *r)
                 .peak = ratio(o->rss_peak, t->rss_peak),
                 .final = ratio(o->rss_idle, t->rss_idle),
             };
-            if (!isnan(x.peak) || !isnan(x.final)) /* a side without figures: no ratio */
+            fl__mr_compare(o, t, &x);
+            /* A side without figures: no ratio. */
+            if (!isnan(x.peak) || !isnan(x.final) || !isnan(x.over_steady))
                 r->ratios[r->nratios++] = x;
         }
     }
@@ -416,7 +289,7 @@ static int load(struct fl__mr_report *r, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/runs.json", r->dir);
-    char *text = slurp(path);
+    char *text = fl__mr_slurp(path);
     if (!text) {
         int e = errno;
         seterr(err, errlen, "%s: %s", path, strerror(e));

@@ -37,6 +37,9 @@ static const char css[] = "body{font-family:sans-serif;margin:2em;max-width:80em
                           "table{border-collapse:collapse;margin:1em 0}"
                           "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}"
                           "th{background:#eee}td.l,th.l{text-align:left}"
+                          "td{white-space:nowrap}td.nc{color:#888}"
+                          "span.drift{display:block;white-space:normal;min-width:20em;"
+                          "color:#a40;font-size:90%}"
                           "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
                           "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
                           "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}";
@@ -62,10 +65,36 @@ static void td_str(FILE *f, const char *s)
     fputs("</td>", f);
 }
 
+/* The pairing's allocator, with the drift note under it when RSS follows
+ * live data there (so a climb is not read as fragmentation). */
+static void td_alloc(FILE *f, const struct fl__mr_run *run)
+{
+    char note[160];
+    fl__mr_drift_note(run, note, sizeof(note));
+    fputs("<td class=\"l\">", f);
+    esc(f, run->spec ? run->spec : run->allocator ? run->allocator : "?");
+    if (note[0]) {
+        fputs("<span class=\"drift\">", f);
+        esc(f, note);
+        fputs("</span>", f);
+    }
+    fputs("</td>", f);
+}
+
+static void td_drift(FILE *f, const struct fl__mr_run *run)
+{
+    char b[64];
+    fl__mr_num(b, sizeof(b), run->live_drift * 100, 0);
+    fprintf(f, "<td>%s%s%s%s</td>", b[0] && run->live_drift >= 0 ? "+" : "", b[0] ? b : "n/a",
+            b[0] ? " %" : "", fl__mr_drifts(run) ? " &#9888;" : "");
+}
+
 static void table(FILE *f, const struct fl__mr_report *r)
 {
     fputs("<table id=\"matrix\"><thead><tr><th class=\"l\">mode</th><th class=\"l\">allocator"
-          "</th><th class=\"l\">status</th><th>req/s</th><th>p99 (us)</th><th>RSS peak</th>"
+          "</th><th class=\"l\">status</th><th>req/s</th><th>p99 (us)</th><th>live data</th>"
+          "<th>live drift</th><th>overhead at peak</th><th>overhead steady</th>"
+          "<th>overhead after idle</th><th>RSS peak</th>"
           "<th>RSS steady</th><th>RSS after idle</th><th>returned</th><th>allocated at peak</th>"
           "<th>resident at peak</th><th>allocated after idle</th><th>resident after idle</th>"
           "<th>frag at peak</th><th>LazyFree after idle</th><th>cross-thread frees</th>"
@@ -77,12 +106,17 @@ static void table(FILE *f, const struct fl__mr_report *r)
         bool partial = run->has_csv && !run->has_summary;
         fprintf(f, "<tr class=\"run%s\">", !ok && !partial ? " failed" : partial ? " partial" : "");
         td_str(f, run->mode);
-        td_str(f, run->spec ? run->spec : run->allocator);
+        td_alloc(f, run);
         fputs("<td class=\"l\">", f);
         esc(f, run->status ? run->status : "?");
         fputs(partial ? " (partial)</td>" : "</td>", f);
         td_num(f, run->rps, 0, "");
         td_num(f, run->p99_us, 0, "");
+        td_bytes(f, run->live);
+        td_drift(f, run);
+        td_bytes(f, run->over_peak);
+        td_bytes(f, run->over_steady);
+        td_bytes(f, run->over_idle);
         td_bytes(f, run->rss_peak);
         td_bytes(f, run->rss_steady);
         td_bytes(f, run->rss_idle);
@@ -106,6 +140,15 @@ static void table(FILE *f, const struct fl__mr_report *r)
     fputs("</tbody></table>\n", f);
 }
 
+/* A ratio cell, greyed when the two pairings do not compare. */
+static void td_ratio(FILE *f, double v, bool comparable)
+{
+    char b[64];
+    fl__mr_num(b, sizeof(b), v, 2);
+    fprintf(f, "<td%s>%s%s%s%s</td>", comparable ? "" : " class=\"nc\"", comparable ? "" : "(",
+            b[0] ? b : "n/a", b[0] ? " &times;" : "", comparable ? "" : ")");
+}
+
 static void ratios(FILE *f, const struct fl__mr_report *r)
 {
     fputs("<h2>Work-stealing over thread-per-core</h2>\n", f);
@@ -114,16 +157,27 @@ static void ratios(FILE *f, const struct fl__mr_report *r)
         return;
     }
     fputs("<table id=\"ratios\"><thead><tr><th class=\"l\">allocator</th><th class=\"l\">ratio"
-          "</th><th>RSS peak</th><th>RSS after idle</th></tr></thead><tbody>\n",
+          "</th><th class=\"l\">comparable</th><th>overhead at peak</th><th>overhead steady</th>"
+          "<th>overhead after idle</th><th>RSS peak</th><th>RSS after idle</th></tr></thead>"
+          "<tbody>\n",
           f);
     for (int i = 0; i < r->nratios; i++) {
-        fputs("<tr>", f);
-        td_str(f, r->ratios[i].allocator);
+        const struct fl__mr_ratio *x = &r->ratios[i];
+        fputs("<tr class=\"ratio\">", f);
+        td_str(f, x->allocator);
         fputs("<td class=\"l\">", f);
-        esc(f, r->ratios[i].mode);
-        fputs("/tpc</td>", f);
-        td_num(f, r->ratios[i].peak, 2, " &times;");
-        td_num(f, r->ratios[i].final, 2, " &times;");
+        esc(f, x->mode);
+        fputs("/tpc</td><td class=\"l\">", f);
+        if (x->comparable)
+            fputs("yes", f);
+        else {
+            fputs("not comparable: ", f);
+            esc(f, x->why);
+        }
+        fputs("</td>", f);
+        double v[] = {x->over_peak, x->over_steady, x->over_idle, x->peak, x->final};
+        for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+            td_ratio(f, v[k], x->comparable);
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -132,6 +186,9 @@ static void ratios(FILE *f, const struct fl__mr_report *r)
 static void pictures(FILE *f, const struct fl__mr_report *r)
 {
     static const char *const pngs[][2] = {
+        {"overhead.png", "per pairing, stacked over time: live data (allocated), the allocator's "
+                         "overhead inside its heap, RSS outside the heap; allocator-specific "
+                         "figures dashed; idle tail shaded"},
         {"rss.png", "RSS over time, one panel per mode; idle tail shaded, stair-steps marked"},
         {"alloc.png", "allocated and resident bytes over time"},
         {"bars.png", "RSS peak, steady and after idle, and throughput, per run"}};
@@ -169,6 +226,13 @@ static void steps(FILE *f, const struct fl__mr_report *r)
             fl__mr_fmt_bytes(a, sizeof(a), run->steps[s].from);
             fl__mr_fmt_bytes(b, sizeof(b), run->steps[s].to);
             fprintf(f, "%s at %.1f s (%s &rarr; %s)", s ? ";" : "", run->steps[s].t_s, a, b);
+        }
+        char note[160];
+        fl__mr_drift_note(run, note, sizeof(note));
+        if (note[0]) {
+            fputs(" <span class=\"drift\">&mdash; not fragmentation alone: ", f);
+            esc(f, note);
+            fputs("</span>", f);
         }
         fputs("</li>\n", f);
     }
@@ -250,16 +314,25 @@ static void manifest(FILE *f, const struct fl__mr_report *r)
 static const char how_to_read[] =
     "<h2>How to read this</h2>\n<p>Each row is one server run under one runtime mode and "
     "allocator, driven by the same seeded scenario and then left idle (no connections) for "
-    "the idle tail. <b>RSS peak</b> is the largest resident set seen; <b>steady</b> the "
-    "median over the last half of the load; <b>after idle</b> the last idle-tail sample, and "
-    "<b>returned</b> the share of the peak given back by then. Memory that the allocator "
-    "still counts as allocated is live data; resident minus allocated is fragmentation and "
-    "caching (<b>frag</b> = (resident - allocated) / allocated at the last load sample, as the "
-    "server reports it; with glibc, which gives no resident figure, anonymous RSS stands for "
-    "resident). A mode whose RSS climbs in steps that never come back, or whose ratio over "
-    "tpc stays above 1 after idle, is keeping memory its threads freed for one another. "
-    "LazyFree is memory given back with MADV_FREE that the kernel has not yet reclaimed. "
-    "Yellow rows are partial (still running), red ones failed.</p>\n";
+    "the idle tail. <b>Live data</b> is what the allocator counts as allocated (median over "
+    "the second half of the load); <b>overhead</b> is RSS minus that live data: what the "
+    "allocator and the process hold beyond what the program uses, at the RSS peak under load, "
+    "<b>steady</b> (median over the second half of the load, warm-up and the last load row "
+    "left out, as <code>matrix-check.py</code> takes it) and <b>after idle</b> (the last "
+    "idle-tail sample). <b>RSS peak</b> is the largest resident set seen, <b>returned</b> the "
+    "share of it given back after idle. <b>Live drift</b> is how much live data moved over the "
+    "second half of the load (least-squares slope as a share of its mean); past 5 % the row "
+    "says RSS follows live data there, so a climb or a stair-step is the program holding more, "
+    "not the allocator fragmenting. A ws/tpc ratio compares like with like only when both "
+    "runs carried the same load (throughput within 2 %) with about the same live data (within "
+    "10 %); otherwise it is greyed and the reason given. <b>frag</b> = (resident - allocated) "
+    "/ allocated at the RSS peak under load, as the server reports it (glibc gives no resident "
+    "figure: anonymous RSS stands for it). In <code>overhead.png</code> each pairing's RSS is "
+    "split into live data, the allocator's overhead inside its heap (heap = resident bytes for "
+    "jemalloc and tcmalloc, mapped bytes for glibc and mimalloc, else anonymous RSS) and RSS "
+    "outside the heap (rings, stacks, binaries). LazyFree is memory given back with MADV_FREE "
+    "that the kernel has not yet reclaimed. Yellow rows are partial (still running), red ones "
+    "failed.</p>\n";
 
 int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen)
 {

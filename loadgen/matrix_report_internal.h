@@ -1,5 +1,6 @@
 /* matrix_report_internal.h - what the report of a matrix folder computes,
- * shared by its readers (matrix_report.c) and its writers (the table,
+ * shared by its readers (matrix_report.c, and matrix_report_overhead.c for
+ * the allocator's overhead, live data and comparability) and its writers (the table,
  * matrix.csv and matrix.json in matrix_report_write.c, index.html in
  * matrix_report_html.c, the gnuplot pictures in matrix_report_plot.c). */
 #ifndef FL_LOADGEN_MATRIX_REPORT_INTERNAL_H
@@ -15,6 +16,72 @@
 /* A stair-step is a rise of at least max(1 MiB, 5 % of the level before it). */
 #define FL__MR_STEP_MIN_BYTES (1024.0 * 1024.0)
 #define FL__MR_STEP_SHARE 0.05
+
+/* Live data that moves more than this share over the second half of the load
+ * makes RSS follow it: the pairing is flagged (matrix-check.py's bound). */
+#define FL__MR_DRIFT_SHARE 0.05
+/* A ratio compares like with like only when both sides carried the same
+ * load (throughput within 2 %, matrix-check.py's bound) with about the same
+ * live data (within 10 %). */
+#define FL__MR_SAME_RPS 0.02
+#define FL__MR_SAME_LIVE 0.10
+
+/* The allocator-specific CSV columns (bytes, empty where n/a; the loadgen
+ * writes them from the allocator layer's FL_ALLOC_STATS_FIELDS), in
+ * matrix.json's order; `drawn` when overhead.png draws it: resident memory
+ * or a heap's size, not address space only (retained, unmapped). */
+#define FL__MR_DETAIL(X)                                                                           \
+    X(je_dirty_bytes, 1)                                                                           \
+    X(je_muzzy_bytes, 1)                                                                           \
+    X(je_tcache_bytes, 1)                                                                          \
+    X(retained_bytes, 0)                                                                           \
+    X(tc_pageheap_free_bytes, 1)                                                                   \
+    X(tc_pageheap_unmapped_bytes, 0)                                                               \
+    X(tc_central_free_bytes, 1)                                                                    \
+    X(tc_transfer_free_bytes, 1)                                                                   \
+    X(tc_thread_free_bytes, 1)                                                                     \
+    X(glibc_arena_bytes, 1)                                                                        \
+    X(glibc_arena_free_bytes, 1)                                                                   \
+    X(glibc_releasable_bytes, 1)                                                                   \
+    X(glibc_mmapped_bytes, 1)                                                                      \
+    X(mi_committed_bytes, 1)                                                                       \
+    X(mi_page_free_bytes, 1)
+#define FL_X(col, drawn) +1
+enum { FL__MR_NDETAIL = 0 FL__MR_DETAIL(FL_X) };
+#undef FL_X
+
+/* The CSV columns the report reads, by header name (matrix_report.c names
+ * them); PHASE_ID is no column: the row's phase, numbered in order seen. */
+enum {
+    FL__MR_C_T,
+    FL__MR_C_PHASE, /* 1 for an idle-tail row */
+    FL__MR_C_WARM,
+    FL__MR_C_REQ,
+    FL__MR_C_P99,
+    FL__MR_C_RSS, /* RSS to RES: the memory figures, in this order */
+    FL__MR_C_LAZY,
+    FL__MR_C_ALLOC,
+    FL__MR_C_RES,
+    FL__MR_C_FRAG,
+    FL__MR_C_CROSS,
+    FL__MR_C_RPS,
+    FL__MR_C_ANON,
+    FL__MR_C_MAPPED,
+    FL__MR_C_PHASE_ID,
+    FL__MR_C_DETAIL, /* FL__MR_DETAIL's columns from here */
+    FL__MR_NC = FL__MR_C_DETAIL + FL__MR_NDETAIL
+};
+
+#define FL__MR_MAX_PHASES 64
+
+/* A run's timeseries.csv, one array per column (NAN: empty or absent). */
+struct fl__mr_series {
+    size_t n;
+    double *v[FL__MR_NC];
+    int col[FL__MR_NC]; /* 1-based place in the CSV; 0: absent */
+    char phases[FL__MR_MAX_PHASES][32];
+    int nphases; /* more phases share the last id */
+};
 
 struct fl__mr_step {
     double t_s;      /* the row where the rise starts to show */
@@ -38,12 +105,32 @@ struct fl__mr_run {
      * none), the largest memory figure, the CSV's 1-based columns (0: absent). */
     double t_end, idle_start, mem_max;
     int col_t, col_rss, col_alloc, col_res;
+    /* Overhead = RSS - allocated, and live data, as matrix-check.py takes
+     * them: steady is the median over the second half of the load rows
+     * (past the warm-up, serving, the last load row left out). */
+    double live, live_drift, over_peak, over_steady, over_idle;
+    /* The drift of the load phase that moves most, and its name; "" when
+     * the run has one load phase (live_drift is then that phase's). */
+    double worst_drift;
+    char drift_phase[32];
+    /* Each allocator-specific column's median over the steady rows. */
+    double detail[FL__MR_NDETAIL];
+    /* overhead.png: the heap's column (resident, else mapped, else anonymous
+     * RSS; 0: none) and its name, each drawn detail column (0: empty), and
+     * the top of the stack. */
+    int col_heap, col_detail[FL__MR_NDETAIL];
+    const char *heap_basis;
+    double stack_max;
 };
 
 /* Memory of mode `num` over tpc under one allocator. */
 struct fl__mr_ratio {
     const char *allocator, *mode;
-    double peak, final; /* NAN when a side is unknown */
+    double peak, final;                       /* NAN when a side is unknown */
+    double over_peak, over_steady, over_idle; /* overhead, as matrix-check.py */
+    double rps_diff, live_diff;               /* |a - b| / max(a, b) */
+    bool comparable;                          /* same load, about the same live data */
+    char why[96];                             /* when not: "throughput differs 7.3 %" */
 };
 
 struct fl__mr_report {
@@ -60,6 +147,27 @@ struct fl__mr_report {
 
 /* The stair-step rule, as the page, the README and matrix.json state it. */
 extern const char fl__mr_step_rule[];
+
+/* Whole file, NUL-terminated; NULL with errno. */
+char *fl__mr_slurp(const char *path);
+/* Reads a run's timeseries.csv into `s` and the run's 1-based columns that
+ * gnuplot needs; 0 or -errno. */
+int fl__mr_read_series(const char *path, struct fl__mr_series *s, struct fl__mr_run *run);
+void fl__mr_series_free(struct fl__mr_series *s);
+
+/* The overhead, live-data and allocator-detail figures of `run` from its
+ * rows; `at` is the row of the RSS peak under load, `idle` the last
+ * idle-tail row (SIZE_MAX: none). */
+void fl__mr_overhead(const struct fl__mr_series *s, struct fl__mr_run *run, size_t at, size_t idle);
+/* Fills x's overhead ratios of `o` over `t` and says whether they compare. */
+void fl__mr_compare(const struct fl__mr_run *o, const struct fl__mr_run *t, struct fl__mr_ratio *x);
+/* True when the run's live data drifts past FL__MR_DRIFT_SHARE. */
+bool fl__mr_drifts(const struct fl__mr_run *run);
+/* "RSS follows live data here (live data +12 % over the second half)". */
+void fl__mr_drift_note(const struct fl__mr_run *run, char *b, size_t n);
+/* The allocator-specific column names, FL__MR_DETAIL order, and `drawn`. */
+extern const char *const fl__mr_detail_names[FL__MR_NDETAIL];
+extern const bool fl__mr_detail_drawn[FL__MR_NDETAIL];
 
 int fl__mr_write_csv(const struct fl__mr_report *r, char *err, size_t errlen);
 int fl__mr_write_json(const struct fl__mr_report *r, char *err, size_t errlen);

@@ -1,5 +1,5 @@
-/* matrix_report_plot.c - DIR/plots.gp and its PNGs (rss.png, alloc.png,
- * bars.png) through gnuplot, run with posix_spawnp in DIR so the script
+/* matrix_report_plot.c - DIR/plots.gp and its PNGs (overhead.png, rss.png,
+ * alloc.png, bars.png) through gnuplot, run with posix_spawnp in DIR so the script
  * reads the runs' CSVs by relative path and can be rerun by hand. */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +155,95 @@ static void panels(FILE *f, const struct fl__mr_report *r, const char **m, int n
     fputs("unset multiplot\nunset object\n", f);
 }
 
+static bool stacked(const struct fl__mr_run *run)
+{
+    return plotted(run) && run->col_alloc > 0 && run->stack_max > 0;
+}
+
+/* One panel's layers: live (allocated), in-heap overhead max(0, heap -
+ * allocated), outside max(0, RSS - heap), each filled between the layer
+ * below and its own top; then the allocator-specific columns as lines. */
+static void stack_plot(FILE *f, const struct fl__mr_run *run)
+{
+    static const char *const detail_colour[] = {"#000000", "#9467bd", "#e377c2", "#17becf",
+                                                "#bcbd22", "#8c564b", "#d62728"};
+    char file[PATH_MAX], a[16], h[16], r[16];
+    snprintf(file, sizeof(file), "%s/timeseries.csv", run->dir);
+    snprintf(a, sizeof(a), "$%d", run->col_alloc);
+    snprintf(h, sizeof(h), "$%d", run->col_heap > 0 ? run->col_heap : run->col_rss);
+    snprintf(r, sizeof(r), "$%d", run->col_rss);
+    fputs("plot ", f);
+    gq(f, file);
+    fprintf(f, " using %d:(0):(%s/%.0f) with filledcurves lc rgb '#4c72b0' title 'live', ",
+            run->col_t, a, MIB);
+    gq(f, file);
+    fprintf(f,
+            " using %d:(%s/%.0f):((%s+pos(%s-%s))/%.0f) with filledcurves lc rgb '#dd8452' "
+            "title 'overhead in the heap', ",
+            run->col_t, a, MIB, a, h, a, MIB);
+    gq(f, file);
+    fprintf(f,
+            " using %d:((%s+pos(%s-%s))/%.0f):((%s+pos(%s-%s)+pos(%s-%s))/%.0f) with "
+            "filledcurves lc rgb '#b0b0b0' title 'RSS outside the heap'",
+            run->col_t, a, h, a, MIB, a, h, a, r, h, MIB);
+    for (int k = 0, n = 0; k < FL__MR_NDETAIL; k++) {
+        if (!run->col_detail[k])
+            continue;
+        fputs(", ", f);
+        gq(f, file);
+        fprintf(f, " using %d:($%d/%.0f) with lines dt 2 lw 2 lc rgb '%s' title '%s'", run->col_t,
+                run->col_detail[k], MIB, detail_colour[n++ % 7], fl__mr_detail_names[k]);
+    }
+    fputc('\n', f);
+}
+
+/* overhead.png: one small panel per pairing, one y scale for all. */
+static void stacks(FILE *f, const struct fl__mr_report *r)
+{
+    int n = 0;
+    double tmax = 1, ymax = 1;
+    for (int i = 0; i < r->n; i++)
+        if (stacked(&r->runs[i])) {
+            n++;
+            tmax = fmax(tmax, r->runs[i].t_end);
+            ymax = fmax(ymax, r->runs[i].stack_max / MIB);
+        }
+    if (!n)
+        return;
+    int cols = n > 1 ? 2 : 1, rows = (n + cols - 1) / cols;
+    fprintf(f,
+            "pos(x) = x > 0 ? x : 0\nset terminal pngcairo size 1400,%d noenhanced\n"
+            "set output 'overhead.png'\nset multiplot layout %d,%d\nset xrange [0:%g]\n"
+            "set yrange [0:%g]\nset lmargin 10\nset rmargin 26\nset style fill solid 0.85 "
+            "noborder\nset key outside right top Left reverse font ',8'\nset xlabel 'time (s)'\n"
+            "set ylabel 'MiB'\n",
+            280 * rows + 40, rows, cols, tmax, ymax * 1.05);
+    for (int i = 0; i < r->n; i++) {
+        const struct fl__mr_run *run = &r->runs[i];
+        if (!stacked(run))
+            continue;
+        fputs("unset object\n", f);
+        if (!isnan(run->idle_start))
+            fprintf(f,
+                    "set object 1 rect from %g, graph 0 to graph 1, graph 1 behind "
+                    "fc rgb '#e8e8e8' fs solid noborder\n",
+                    run->idle_start);
+        char t[300], drift[48] = "";
+        if (fl__mr_drifts(run))
+            snprintf(drift, sizeof(drift), "; live data drifts %+.0f %%",
+                     100 * (fabs(run->worst_drift) > fabs(run->live_drift) ? run->worst_drift
+                                                                           : run->live_drift));
+        snprintf(t, sizeof(t), "%s (heap: %s)%s%s", run->name ? run->name : "?",
+                 run->heap_basis ? run->heap_basis : "RSS",
+                 isnan(run->idle_start) ? "" : ", grey: idle tail", drift);
+        fputs("set title ", f);
+        gq(f, t);
+        fputc('\n', f);
+        stack_plot(f, run);
+    }
+    fputs("unset multiplot\nunset object\nset rmargin -1\nset style fill empty\n", f);
+}
+
 static void bars(FILE *f, const struct fl__mr_report *r)
 {
     fputs("$bars << EOD\n", f);
@@ -192,6 +281,7 @@ static int script(const struct fl__mr_report *r, const char *path)
           "set datafile separator ','\nset datafile missing '?'\n"
           "set termoption noenhanced\nset key outside right top\nset grid\n",
           f);
+    stacks(f, r);
     if (nm) {
         fprintf(f, "set terminal pngcairo size 1200,%d noenhanced\nset output 'rss.png'\n",
                 300 * nm + 100);

@@ -23,7 +23,12 @@
     X(frag_ratio_at_peak, frag_peak, 4)                                                            \
     X(lazyfree_after_idle_bytes, lazy_idle, 0)                                                     \
     X(cross_thread_frees, cross_frees, 0)                                                          \
-    X(cross_thread_free_share, cross_share, 4)
+    X(cross_thread_free_share, cross_share, 4)                                                     \
+    X(live_bytes, live, 0)                                                                         \
+    X(live_drift_share, live_drift, 4)                                                             \
+    X(overhead_peak_bytes, over_peak, 0)                                                           \
+    X(overhead_steady_bytes, over_steady, 0)                                                       \
+    X(overhead_after_idle_bytes, over_idle, 0)
 
 const char *fl__mr_num(char *b, size_t n, double v, int prec)
 {
@@ -132,6 +137,28 @@ static void add_str(cJSON *o, const char *k, const char *v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* The allocator-specific columns the run's CSV filled, at the steady point. */
+static void detail_json(cJSON *o, const struct fl__mr_run *run)
+{
+    cJSON *d = cJSON_AddObjectToObject(o, "allocator_detail");
+    for (int k = 0; k < FL__MR_NDETAIL; k++)
+        if (!isnan(run->detail[k]))
+            cJSON_AddNumberToObject(d, fl__mr_detail_names[k], run->detail[k]);
+}
+
+/* The drift note, beside the pairing and beside its stair-steps. */
+static void drift_json(cJSON *o, const struct fl__mr_run *run)
+{
+    char note[160];
+    fl__mr_drift_note(run, note, sizeof(note));
+    add_str(o, "live_drift_phase", run->drift_phase[0] ? run->drift_phase : NULL);
+    add_num(o, "live_drift_phase_share", run->drift_phase[0] ? run->worst_drift : NAN);
+    add_str(o, "live_data_note", note[0] ? note : NULL);
+    add_str(o, "stair_step_note", note[0] && run->nsteps ? note : NULL);
+    add_str(o, "heap_basis", run->heap_basis);
+    detail_json(o, run);
+}
+
 static cJSON *run_json(const struct fl__mr_run *run)
 {
     cJSON *o = cJSON_CreateObject();
@@ -162,6 +189,26 @@ static cJSON *run_json(const struct fl__mr_run *run)
         cJSON_AddNumberToObject(st, "to_bytes", run->steps[s].to);
         cJSON_AddItemToArray(steps, st);
     }
+    drift_json(o, run);
+    return o;
+}
+
+static cJSON *ratio_json(const struct fl__mr_ratio *x)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "allocator", x->allocator);
+    char what[32];
+    snprintf(what, sizeof(what), "%s/tpc", x->mode);
+    cJSON_AddStringToObject(o, "ratio", what);
+    add_num(o, "rss_peak", x->peak);
+    add_num(o, "rss_after_idle", x->final);
+    add_num(o, "overhead_peak", x->over_peak);
+    add_num(o, "overhead_steady", x->over_steady);
+    add_num(o, "overhead_after_idle", x->over_idle);
+    cJSON_AddBoolToObject(o, "comparable", x->comparable);
+    add_str(o, "not_comparable_reason", x->comparable ? NULL : x->why);
+    add_num(o, "throughput_diff_share", x->rps_diff);
+    add_num(o, "live_diff_share", x->live_diff);
     return o;
 }
 
@@ -181,16 +228,8 @@ int fl__mr_write_json(const struct fl__mr_report *r, char *err, size_t errlen)
     for (int i = 0; i < r->n; i++)
         cJSON_AddItemToArray(rows, run_json(&r->runs[i]));
     cJSON *ratios = cJSON_AddArrayToObject(root, "ratios");
-    for (int i = 0; i < r->nratios; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "allocator", r->ratios[i].allocator);
-        char what[32];
-        snprintf(what, sizeof(what), "%s/tpc", r->ratios[i].mode);
-        cJSON_AddStringToObject(o, "ratio", what);
-        add_num(o, "rss_peak", r->ratios[i].peak);
-        add_num(o, "rss_after_idle", r->ratios[i].final);
-        cJSON_AddItemToArray(ratios, o);
-    }
+    for (int i = 0; i < r->nratios; i++)
+        cJSON_AddItemToArray(ratios, ratio_json(&r->ratios[i]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) {
@@ -223,40 +262,79 @@ static int width(const struct fl__mr_report *r, size_t off, int min)
     return w;
 }
 
+#define TABLE_FMT "%-*s  %-*s  %-8s %9s %9s %11s %6s %11s %11s %11s %11s %11s %11s %8s %7s %5s\n"
+
+static void print_run(FILE *f, const struct fl__mr_run *run, int wm, int wa)
+{
+    char rps[32], p99[32], live[32], dr[32], op[32], os[32], oi[32], pk[32], st[32], id[32];
+    char ret[32], fr[32], steps[16];
+    fl__mr_num(rps, sizeof(rps), run->rps, 0);
+    fl__mr_num(p99, sizeof(p99), run->p99_us, 0);
+    fl__mr_fmt_bytes(live, sizeof(live), run->live);
+    snprintf(dr, sizeof(dr), isnan(run->live_drift) ? "" : "%+.0f%%%s", 100 * run->live_drift,
+             fl__mr_drifts(run) ? "!" : "");
+    fl__mr_fmt_bytes(op, sizeof(op), run->over_peak);
+    fl__mr_fmt_bytes(os, sizeof(os), run->over_steady);
+    fl__mr_fmt_bytes(oi, sizeof(oi), run->over_idle);
+    fl__mr_fmt_bytes(pk, sizeof(pk), run->rss_peak);
+    fl__mr_fmt_bytes(st, sizeof(st), run->rss_steady);
+    fl__mr_fmt_bytes(id, sizeof(id), run->rss_idle);
+    fl__mr_num(ret, sizeof(ret), run->returned * 100, 1);
+    if (ret[0])
+        strcat(ret, "%");
+    fl__mr_num(fr, sizeof(fr), run->frag_peak, 2);
+    snprintf(steps, sizeof(steps), run->has_csv ? "%d" : "", run->nsteps);
+    const char *status = run->status ? run->status : "?";
+    if (run->has_csv && !run->has_summary && (!strcmp(status, "ok") || !strcmp(status, "pending")))
+        status = "partial";
+    fprintf(f, TABLE_FMT, wm, run->mode ? run->mode : "?", wa,
+            run->allocator ? run->allocator : "?", status, rps, p99, live, dr, op, os, oi, pk, st,
+            id, ret, fr, steps);
+}
+
+/* "x1.23" or "n/a". */
+static const char *times(char *b, size_t n, double v)
+{
+    fl__mr_num(b + 1, n - 1, v, 2);
+    b[0] = 'x';
+    return b[1] ? b : "n/a";
+}
+
+/* One ratio line: plain when the two pairings compare, else the reason
+ * first and the figures in parentheses. */
+static void print_ratio(FILE *f, const struct fl__mr_ratio *x)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f, "%s/tpc %s: ", x->mode, x->allocator);
+    if (!x->comparable)
+        fprintf(f, "not comparable: %s (", x->why);
+    fprintf(f, "overhead peak %s, steady %s, after idle %s; rss peak %s, after idle %s%s\n",
+            times(a, sizeof(a), x->over_peak), times(b, sizeof(b), x->over_steady),
+            times(c, sizeof(c), x->over_idle), times(d, sizeof(d), x->peak),
+            times(e, sizeof(e), x->final), x->comparable ? "" : ")");
+}
+
 void fl__mr_print_table(FILE *f, const struct fl__mr_report *r)
 {
     int wm = width(r, offsetof(struct fl__mr_run, mode), 4);
     int wa = width(r, offsetof(struct fl__mr_run, allocator), 9);
-    fprintf(f, "%-*s  %-*s  %-8s %9s %9s %11s %11s %11s %8s %7s %5s\n", wm, "mode", wa, "allocator",
-            "status", "req/s", "p99 us", "rss peak", "steady", "after idle", "returned", "frag",
-            "steps");
+    fprintf(f, TABLE_FMT, wm, "mode", wa, "allocator", "status", "req/s", "p99 us", "live", "drift",
+            "ovh peak", "ovh steady", "ovh idle", "rss peak", "steady", "after idle", "returned",
+            "frag", "steps");
+    for (int i = 0; i < r->n; i++)
+        print_run(f, &r->runs[i], wm, wa);
+    fputs("(ovh: allocator overhead, RSS - allocated; live: allocated, steady)\n", f);
     for (int i = 0; i < r->n; i++) {
-        const struct fl__mr_run *run = &r->runs[i];
-        char rps[32], p99[32], pk[32], st[32], id[32], ret[32], fr[32], steps[16];
-        fl__mr_num(rps, sizeof(rps), run->rps, 0);
-        fl__mr_num(p99, sizeof(p99), run->p99_us, 0);
-        fl__mr_fmt_bytes(pk, sizeof(pk), run->rss_peak);
-        fl__mr_fmt_bytes(st, sizeof(st), run->rss_steady);
-        fl__mr_fmt_bytes(id, sizeof(id), run->rss_idle);
-        fl__mr_num(ret, sizeof(ret), run->returned * 100, 1);
-        if (ret[0])
-            strcat(ret, "%");
-        fl__mr_num(fr, sizeof(fr), run->frag_peak, 2);
-        snprintf(steps, sizeof(steps), run->has_csv ? "%d" : "", run->nsteps);
-        const char *status = run->status ? run->status : "?";
-        if (run->has_csv && !run->has_summary &&
-            (!strcmp(status, "ok") || !strcmp(status, "pending")))
-            status = "partial";
-        fprintf(f, "%-*s  %-*s  %-8s %9s %9s %11s %11s %11s %8s %7s %5s\n", wm,
-                run->mode ? run->mode : "?", wa, run->allocator ? run->allocator : "?", status, rps,
-                p99, pk, st, id, ret, fr, steps);
+        char note[160];
+        fl__mr_drift_note(&r->runs[i], note, sizeof(note));
+        if (note[0])
+            fprintf(f, "%s: %s%s\n", r->runs[i].name ? r->runs[i].name : "?", note,
+                    r->runs[i].nsteps ? "; its stair-steps too" : "");
     }
     for (int i = 0; i < r->nratios; i++) {
-        char pk[32], fin[32];
-        fl__mr_num(pk, sizeof(pk), r->ratios[i].peak, 2);
-        fl__mr_num(fin, sizeof(fin), r->ratios[i].final, 2);
-        fprintf(f, "%s%s/tpc %s: rss peak x%s, after idle x%s\n", i ? "" : "\n", r->ratios[i].mode,
-                r->ratios[i].allocator, pk[0] ? pk : "n/a", fin[0] ? fin : "n/a");
+        if (!i)
+            fputc('\n', f);
+        print_ratio(f, &r->ratios[i]);
     }
     for (int i = 0; i < r->n; i++)
         if (r->runs[i].error)

@@ -26,7 +26,7 @@ fail() { echo "FAIL $*"; exit 1; }
 "$loadgen" report "$dir" || fail "report exited $?"
 cat "$dir/plots.log" 2>/dev/null || true
 
-for png in rss.png alloc.png bars.png; do
+for png in overhead.png rss.png alloc.png bars.png; do
     [ -s "$dir/$png" ] || fail "no $png"
     magic=$(head -c 8 "$dir/$png" | od -An -tx1 | tr -d ' \n')
     [ "$magic" = 89504e470d0a1a0a ] || fail "$png is not a PNG (magic $magic)"
@@ -46,7 +46,7 @@ for name in tpc-glibc ws-glibc ws-owner-glibc tpc-jemalloc; do
 done
 grep -q '&lt;script&gt;x&lt;/script&gt; &amp; gone' <<<"$dom" || fail "the error is not escaped text"
 imgs=$(grep -o '<img src="[^"]*"' <<<"$dom" | sed 's/<img src="//; s/"$//')
-[ "$(wc -l <<<"$imgs")" -eq 3 ] || fail "want 3 <img> elements, got: $imgs"
+[ "$(wc -l <<<"$imgs")" -eq 4 ] || fail "want 4 <img> elements, got: $imgs"
 while read -r src; do
     [ -s "$dir/$src" ] || fail "<img src=\"$src\"> has no file"
 done <<<"$imgs"

@@ -5,8 +5,11 @@
  * (no summary, a half-written last CSV line). Checks matrix.csv's rows and
  * figures, the ratios in matrix.json, index.html (table, escaping) and
  * that no plots are made with plots = false.
- * `test_matrix_report --write-fake DIR` only writes the folder (for
- * check_report_html.sh). */
+ * A second folder checks the overhead figures (peak, steady, after idle),
+ * live-data drift (whole load and per phase), comparability of ratios,
+ * allocator_detail and overhead.png's script.
+ * `test_matrix_report --write-fake DIR` only writes the first folder (for
+ * check_report_html.sh), `--write-fake2 DIR` the second. */
 #include "matrix_report.h"
 
 #include <errno.h>
@@ -130,6 +133,133 @@ static void write_fake(const char *root)
     assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
 }
 
+/* The second folder, for the overhead figures: its own header, in another
+ * column order, with allocator-specific columns (empty where n/a). */
+static const char csv_header2[] =
+    "t_s,phase,warmup,requests,rps,frag_ratio,rss_bytes,allocated_bytes,rss_anon_bytes,"
+    "resident_bytes,mapped_bytes,retained_bytes,je_dirty_bytes,je_muzzy_bytes,"
+    "tc_thread_free_bytes,mi_committed_bytes\n";
+
+/* A byte figure given in MiB, or an empty cell for NAN. */
+static void mib(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs(",", f);
+    else
+        fprintf(f, ",%.0f", v * MIB);
+}
+
+/* One row of csv_header2; v = rss, allocated, anon, resident, mapped,
+ * retained, je_dirty, je_muzzy, tc_thread_free, mi_committed in MiB. */
+static void row2(FILE *f, int t, const char *phase, bool warm, int rps, const double v[10])
+{
+    fprintf(f, "%d.000,%s,%d,%d,%d,", t, phase, warm, rps, rps);
+    for (int k = 0; k < 10; k++)
+        mib(f, v[k]);
+    fputc('\n', f);
+}
+
+static FILE *open_run2(const char *root, const char *name, const char *mode, double rps)
+{
+    char d[1024], p[1100];
+    snprintf(d, sizeof(d), "%s/runs/%s", root, name);
+    assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
+    snprintf(p, sizeof(p),
+             "{\"throughput_rps\": %.1f, \"connections_opened\": 50000, \"measured_s\": 10,"
+             " \"server\": {\"mode\": \"%s\", \"free_policy\": \"%s\"}}\n",
+             rps, strncmp(mode, "ws", 2) ? "tpc" : "ws",
+             strcmp(mode, "ws-owner") ? "local" : "owner");
+    write_file(d, "summary.json", p);
+    snprintf(p, sizeof(p), "%s/timeseries.csv", d);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(csv_header2, f);
+    return f;
+}
+
+/* tpc-jemalloc by hand (MiB): t = 1 warm-up, 2..11 load, 12..13 idle tail.
+ * Load rows t = 2..11, second half t = 7..10 (t = 11 is the last load row,
+ * sampled as the load stops: its RSS is the highest, yet not the peak). */
+static const double je_rows[13][3] = {{30, 8, 20},  {40, 10, 30}, {42, 10, 32}, {45, 10, 35},
+                                      {50, 10, 40}, {60, 12, 45}, {55, 10, 44}, {54, 10, 43},
+                                      {57, 11, 45}, {53, 10, 42}, {70, 2, 50},  {40, 2, 30},
+                                      {35, 2, 28}};
+
+static void write_tpc_jemalloc(const char *root)
+{
+    FILE *f = open_run2(root, "tpc-jemalloc", "tpc", 1005);
+    for (int i = 0; i < 13; i++) {
+        const double *r = je_rows[i];
+        double v[10] = {r[0], r[1], r[0], r[2], NAN, 100, 4 + (i >= 6 ? i - 6 : 0), 1, NAN, NAN};
+        row2(f, i + 1, i >= 11 ? "idle-tail" : "main", i == 0, i >= 11 ? 0 : 1000, v);
+    }
+    fclose(f);
+}
+
+/* A run with `live` MiB allocated under load (climbing by `climb` of it
+ * over the second half, t = 7..10) and `over` MiB of overhead; the last
+ * load row and the idle tail keep the RSS with 2 MiB allocated. The heap
+ * is resident for jemalloc, mapped (and mi_committed) for mimalloc. */
+static void write_gen(const char *root, const char *name, const char *mode, double rps, double live,
+                      double over, double climb)
+{
+    bool mi = strstr(name, "mimalloc") != NULL;
+    FILE *f = open_run2(root, name, mode, rps);
+    double rss = 0;
+    for (int i = 0; i < 13; i++) {
+        double a = i >= 10 ? 2 : i >= 6 ? live * (1 + climb * (i - 6) / 3) : live;
+        rss = i >= 10 ? rss : a + over;
+        double heap = a + over * 0.8;
+        double v[10] = {rss, a,   rss, mi ? NAN : heap, mi ? heap : NAN, NAN,
+                        NAN, NAN, NAN, mi ? heap : NAN};
+        row2(f, i + 1, i >= 11 ? "idle-tail" : "main", i == 0, i >= 11 ? 0 : 1000, v);
+    }
+    fclose(f);
+}
+
+/* Two load phases: `a` (t = 2..6) whose second half (t = 4..6) climbs,
+ * `b` (t = 7..11) flat; the whole load's second half (t = 7..10) is flat. */
+static void write_phased(const char *root)
+{
+    FILE *f = open_run2(root, "tpc-glibc", "tpc", 1000);
+    for (int i = 0; i < 13; i++) {
+        double a = i == 4 ? 11 : i == 5 ? 12 : 10;
+        double v[10] = {a + 30, a, a + 30, NAN, a + 25, NAN, NAN, NAN, NAN, NAN};
+        row2(f, i + 1, i >= 11 ? "idle-tail" : i >= 6 ? "b" : "a", i == 0, i >= 11 ? 0 : 1000, v);
+    }
+    fclose(f);
+}
+
+static const char runs_json2[] = "{\"scenario\": \"overhead\", \"runs\": ["
+#define RUN2(name, mode, alloc)                                                                    \
+    "{\"name\": \"" name "\", \"mode\": \"" mode "\", \"allocator\": \"" alloc "\","               \
+    " \"allocator_spec\": \"" alloc "\", \"dir\": \"runs/" name "\", \"status\": \"ok\"}"
+    RUN2("tpc-jemalloc", "tpc", "jemalloc") "," RUN2("ws-jemalloc", "ws", "jemalloc") "," RUN2(
+        "tpc-mimalloc", "tpc",
+        "mimalloc") "," RUN2("ws-mimalloc", "ws",
+                             "mimalloc") "," RUN2("ws-owner-mimalloc", "ws-owner",
+                                                  "mimalloc") "," RUN2("tpc-glibc", "tpc", "glibc")
+#undef RUN2
+        "]}\n";
+
+/* jemalloc: ws within 1 % of tpc's throughput and 4 % of its live data
+ * (comparable); mimalloc: ws 5 % faster than tpc (not comparable), and
+ * ws-owner's live data climbs 20 % over the second half. */
+static void write_fake2(const char *root)
+{
+    char d[1024];
+    assert_true(mkdir(root, 0777) == 0 || errno == EEXIST);
+    snprintf(d, sizeof(d), "%s/runs", root);
+    assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
+    write_file(root, "runs.json", runs_json2);
+    write_tpc_jemalloc(root);
+    write_gen(root, "ws-jemalloc", "ws", 1000, 10.4, 89, 0);
+    write_gen(root, "tpc-mimalloc", "tpc", 950, 20, 30, 0);
+    write_gen(root, "ws-mimalloc", "ws", 1000, 20, 45, 0);
+    write_gen(root, "ws-owner-mimalloc", "ws-owner", 1000, 40, 5, 0.2);
+    write_phased(root);
+}
+
 static char *slurp(const char *root, const char *name)
 {
     char p[1024];
@@ -185,16 +315,21 @@ static double csv_num(const char *csv, const char *name, const char *col)
     return b[0] ? strtod(b, NULL) : NAN;
 }
 
-static char root[256];
+static char root[256], root2[300];
 
 static int setup(void **state)
 {
     (void)state;
     snprintf(root, sizeof(root), "/tmp/fraglab-test-report-%d", (int)getpid());
+    snprintf(root2, sizeof(root2), "%s-overhead", root);
     write_fake(root);
+    write_fake2(root2);
     char err[256] = "";
     FILE *devnull = fopen("/dev/null", "w");
     int rc = fl_lg_report_dir(root, false, devnull, err, sizeof(err));
+    /* With plots: plots.gp is written even where gnuplot is missing. */
+    if (rc == 0)
+        rc = fl_lg_report_dir(root2, true, devnull, err, sizeof(err));
     fclose(devnull);
     if (rc)
         fprintf(stderr, "report: %s\n", err);
@@ -204,8 +339,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, root2);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -333,12 +468,14 @@ static void test_missing_dir(void **state)
     assert_int_equal(fl_lg_cmd_report(3, argv2), 1);
 }
 
-/* The colour plots.gp gives the RSS line of run `name` ("" if none). */
+/* The colour plots.gp gives the RSS line of run `name` in rss.png ("" if
+ * none; overhead.png, drawn first, colours its layers, not its runs). */
 static void line_colour(const char *gp, const char *name, char *out, size_t n)
 {
     char key[256];
     snprintf(key, sizeof(key), "'runs/%s/timeseries.csv' using", name);
-    const char *p = strstr(gp, key), *c = p ? strstr(p, "lc rgb '") : NULL;
+    const char *rss = strstr(gp, "set output 'rss.png'");
+    const char *p = rss ? strstr(rss, key) : NULL, *c = p ? strstr(p, "lc rgb '") : NULL;
     out[0] = '\0';
     if (c)
         snprintf(out, n, "%.7s", c + 8);
@@ -375,16 +512,212 @@ static void test_plot_colours(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static cJSON *read_json2(const char *dir)
+{
+    char *text = slurp(dir, "matrix.json");
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+/* The row of matrix.json named `name`. */
+static const cJSON *json_row(const cJSON *j, const char *name)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "rows"))
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+            return it;
+    }
+    fail_msg("matrix.json: no row %s", name);
+    return NULL;
+}
+
+/* The ratio `what` ("ws/tpc") of `alloc` in matrix.json. */
+static const cJSON *json_ratio(const cJSON *j, const char *alloc, const char *what)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "ratios"))
+    {
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(it, "allocator")->valuestring, alloc) &&
+            !strcmp(cJSON_GetObjectItemCaseSensitive(it, "ratio")->valuestring, what))
+            return it;
+    }
+    fail_msg("matrix.json: no ratio %s %s", what, alloc);
+    return NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Overhead = RSS - allocated at the RSS peak under load (t = 6: 60 - 12,
+ * not the last load row's 70), steady (median over t = 7..10 of 45, 44,
+ * 46, 43) and after idle (35 - 2); live data the median allocated there. */
+static void test_overhead_figures(void **state)
+{
+    (void)state;
+    char *csv = slurp(root2, "matrix.csv");
+    assert_non_null(csv);
+    assert_true(csv_num(csv, "tpc-jemalloc", "overhead_peak_bytes") == 48 * MIB);
+    assert_true(csv_num(csv, "tpc-jemalloc", "overhead_steady_bytes") == 44.5 * MIB);
+    assert_true(csv_num(csv, "tpc-jemalloc", "overhead_after_idle_bytes") == 33 * MIB);
+    assert_true(csv_num(csv, "tpc-jemalloc", "live_bytes") == 10 * MIB);
+    assert_true(csv_num(csv, "tpc-jemalloc", "rss_steady_bytes") == 54.5 * MIB); /* same rows */
+    assert_true(csv_num(csv, "tpc-jemalloc", "rss_peak_bytes") == 70 * MIB);
+    free(csv);
+    cJSON *j = read_json2(root2);
+    const cJSON *r = json_row(j, "tpc-jemalloc");
+    assert_true(jnum(r, "overhead_peak_bytes") == 48 * MIB);
+    assert_true(jnum(r, "overhead_steady_bytes") == 44.5 * MIB);
+    assert_true(jnum(r, "overhead_after_idle_bytes") == 33 * MIB);
+    assert_string_equal(jstr(r, "heap_basis"), "resident_bytes");
+    assert_string_equal(jstr(json_row(j, "tpc-mimalloc"), "heap_basis"), "mapped_bytes");
+    cJSON_Delete(j);
+}
+
+/* Live data climbing 20 % over the second half is flagged (beside the
+ * pairing and its stair-step); flat live data is not; a phase that climbs
+ * is flagged even when the whole load's second half is flat. */
+static void test_drift(void **state)
+{
+    (void)state;
+    cJSON *j = read_json2(root2);
+    const cJSON *r = json_row(j, "ws-owner-mimalloc");
+    assert_float_equal(jnum(r, "live_drift_share"), 8.0 / 44, 1e-6);
+    static const char note[] = "RSS follows live data here (live data +18 % over the second half)";
+    assert_string_equal(jstr(r, "live_data_note"), note);
+    assert_true(jnum(r, "stair_steps") >= 1);
+    assert_string_equal(jstr(r, "stair_step_note"), note);
+    r = json_row(j, "tpc-mimalloc");
+    assert_float_equal(jnum(r, "live_drift_share"), 0, 1e-9);
+    assert_null(jstr(r, "live_data_note"));
+    assert_null(jstr(r, "stair_step_note"));
+    r = json_row(j, "tpc-glibc");
+    assert_float_equal(jnum(r, "live_drift_share"), 0, 1e-9); /* matrix-check.py's figure */
+    assert_string_equal(jstr(r, "live_drift_phase"), "a");
+    assert_float_equal(jnum(r, "live_drift_phase_share"), 2.0 / 11, 1e-6);
+    assert_string_equal(jstr(r, "live_data_note"),
+                        "RSS follows live data here (live data +18 % over the second half of "
+                        "phase a)");
+    cJSON_Delete(j);
+    char *html = slurp(root2, "index.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, note));
+    assert_non_null(strstr(html, "not fragmentation alone: RSS follows live data"));
+    free(html);
+}
+
+/* Throughput within 1 % and live data within 4 %: the ratio stands; 5 %
+ * apart in throughput: not comparable, and why. */
+static void test_comparable(void **state)
+{
+    (void)state;
+    cJSON *j = read_json2(root2);
+    const cJSON *x = json_ratio(j, "jemalloc", "ws/tpc");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "comparable")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(x, "not_comparable_reason")));
+    assert_float_equal(jnum(x, "overhead_steady"), 89.0 / 44.5, 1e-9);
+    assert_float_equal(jnum(x, "overhead_peak"), 89.0 / 48, 1e-9);
+    x = json_ratio(j, "mimalloc", "ws/tpc");
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "comparable")));
+    assert_string_equal(jstr(x, "not_comparable_reason"), "throughput differs 5.0 %");
+    assert_float_equal(jnum(x, "overhead_steady"), 1.5, 1e-9); /* still carried */
+    x = json_ratio(j, "mimalloc", "ws-owner/tpc");
+    assert_string_equal(jstr(x, "not_comparable_reason"),
+                        "throughput differs 5.0 %, live data differs 55 %");
+    cJSON_Delete(j);
+    char *html = slurp(root2, "index.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "not comparable: throughput differs 5.0 %"));
+    free(html);
+}
+
+/* allocator_detail: the allocator-specific columns the CSV filled, at the
+ * steady point; none for a CSV without them (the first folder). */
+static void test_allocator_detail(void **state)
+{
+    (void)state;
+    cJSON *j = read_json2(root2);
+    const cJSON *d =
+        cJSON_GetObjectItemCaseSensitive(json_row(j, "tpc-jemalloc"), "allocator_detail");
+    assert_true(cJSON_IsObject(d));
+    assert_true(jnum(d, "je_dirty_bytes") == 5.5 * MIB); /* median of 4, 5, 6, 7 */
+    assert_true(jnum(d, "je_muzzy_bytes") == 1 * MIB);
+    assert_true(jnum(d, "retained_bytes") == 100 * MIB);
+    assert_null(cJSON_GetObjectItemCaseSensitive(d, "tc_thread_free_bytes")); /* empty cells */
+    assert_null(cJSON_GetObjectItemCaseSensitive(d, "mi_committed_bytes"));
+    d = cJSON_GetObjectItemCaseSensitive(json_row(j, "ws-mimalloc"), "allocator_detail");
+    assert_true(jnum(d, "mi_committed_bytes") == (20 + 45 * 0.8) * MIB);
+    cJSON_Delete(j);
+    j = read_json2(root);
+    d = cJSON_GetObjectItemCaseSensitive(json_row(j, "tpc-glibc"), "allocator_detail");
+    assert_true(cJSON_IsObject(d));
+    assert_int_equal(cJSON_GetArraySize(d), 0);
+    cJSON_Delete(j);
+}
+
+/* overhead.png: one panel per pairing on one y scale, the three layers,
+ * drawn detail columns as lines (not retained: address space only). */
+static void test_overhead_plot(void **state)
+{
+    (void)state;
+    char *gp = slurp(root2, "plots.gp");
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "set output 'overhead.png'"));
+    assert_non_null(strstr(gp, "set multiplot layout 3,2"));
+    const char *p = strstr(gp, "set title 'tpc-jemalloc (heap: resident_bytes)");
+    assert_non_null(p);
+    const char *end = strstr(p + 1, "set title");
+    assert_non_null(end);
+    char *panel = strndup(p, (size_t)(end - p));
+    assert_non_null(strstr(panel, "title 'live'"));
+    assert_non_null(strstr(panel, "title 'overhead in the heap'"));
+    assert_non_null(strstr(panel, "title 'RSS outside the heap'"));
+    assert_non_null(strstr(panel, "title 'je_dirty_bytes'"));
+    assert_null(strstr(panel, "retained_bytes"));
+    assert_null(strstr(panel, "tc_thread_free_bytes"));
+    free(panel);
+    /* One y scale for every panel: the highest stack, ws-jemalloc's 99.4 MiB
+     * RSS, plus 5 % (retained's 100 MiB is not drawn, so not counted). */
+    const char *fig = strstr(gp, "set output 'overhead.png'"),
+               *stop = strstr(fig, "unset multiplot");
+    const char *y = strstr(fig, "set yrange");
+    assert_true(y && y < stop);
+    assert_true(!strncmp(y, "set yrange [0:104.37]", 21));
+    const char *y2 = strstr(y + 1, "set yrange");
+    assert_true(!y2 || y2 > stop);
+    free(gp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-fake")) {
         write_fake(argv[2]);
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "--write-fake2")) {
+        write_fake2(argv[2]);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_csv_rows),    cmocka_unit_test(test_csv_figures),
-        cmocka_unit_test(test_ratios),      cmocka_unit_test(test_html),
-        cmocka_unit_test(test_missing_dir), cmocka_unit_test(test_plot_colours),
+        cmocka_unit_test(test_csv_rows),         cmocka_unit_test(test_csv_figures),
+        cmocka_unit_test(test_ratios),           cmocka_unit_test(test_html),
+        cmocka_unit_test(test_missing_dir),      cmocka_unit_test(test_plot_colours),
+        cmocka_unit_test(test_overhead_figures), cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_comparable),       cmocka_unit_test(test_allocator_detail),
+        cmocka_unit_test(test_overhead_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
