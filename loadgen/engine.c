@@ -912,6 +912,14 @@ void *fl_lg_thread_main(void *arg)
             close(c->fd);
         c->fd = -1;
     }
+    /* A socket closed with a receive still queued stays open: the queued
+     * request holds the file. Tearing the ring down cancels them, so the
+     * server sees every connection close now, before the idle tail, not
+     * when the threads are destroyed after it. */
+    if (t->ring_ok) {
+        io_uring_queue_exit(&t->ring);
+        t->ring_ok = false;
+    }
     publish(t, true);
     return NULL;
 }

@@ -34,7 +34,7 @@ def main():
     cmd = [a.loadgen, "matrix", "--scenario", os.path.join(a.config_dir, "quick.ini"),
            "--server", a.server, "--modes", "tpc,ws",
            "--allocators", "glibc,/nonexistent/libnomalloc.so",
-           "--duration", "3s", "--idle", "2s", "--out", out]
+           "--duration", "3s", "--idle", "2s", "--rate", "4000", "--out", out]
     print("$ " + " ".join(cmd))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

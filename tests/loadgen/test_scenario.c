@@ -24,7 +24,7 @@
 #define MS UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 
-static const char *quick_path, *soak_path;
+static const char *quick_path, *soak_path, *cross_path;
 static char tmp_path[64];
 static char err[512];
 
@@ -67,18 +67,19 @@ static void test_quick_ini(void **state)
     if (fl_scenario_load(quick_path, &s, err, sizeof(err)))
         fail_msg("%s", err);
     assert_string_equal(s.name, "quick");
-    assert_int_equal(s.duration, 20 * SEC);
+    assert_int_equal(s.duration, 30 * SEC);
     assert_int_equal(s.warmup, 2 * SEC);
-    assert_int_equal(s.connections, 64);
+    assert_int_equal(s.connections, 512);
+    assert_true(s.rate == 24000);   /* open loop: every pairing serves the same requests */
     assert_int_equal(s.nphases, 1); /* no [phase]: one phase lasting duration */
     assert_string_equal(s.phases[0].name, "main");
-    assert_int_equal(s.phases[0].duration, 20 * SEC);
+    assert_int_equal(s.phases[0].duration, 30 * SEC);
     assert_int_equal(s.npopulations, 2);
     assert_true(fabs(s.populations[0].share - 0.7) < 1e-12);
     assert_int_equal(fl_dist_lowest(&s.populations[0].requests), 1);
     assert_int_equal(fl_dist_highest(&s.populations[0].requests), 20);
-    assert_false(s.populations[1].requests.set || s.populations[1].lifetime.set);
-    assert_int_equal(s.populations[1].think.hi, 20 * MS);
+    assert_int_equal(fl_dist_lowest(&s.populations[1].requests), 100);
+    assert_int_equal(fl_dist_highest(&s.populations[1].requests), 400);
     assert_true(s.nrequests >= 6);
     unsigned kinds = 0;
     double sum = 0;
@@ -675,17 +676,51 @@ static void test_overrides(void **state)
     fl_scenario_free(&s);
 }
 
+/* Every shipped scenario reaches a plateau of live data: every connection
+ * ends (by its request count or lifetime), no hold lasts to the end of its
+ * connection, and no hold's size drifts (transient sizes may: they are not
+ * live data between requests). */
+static void check_live_set_bounded(const char *path)
+{
+    struct fl_scenario s;
+    if (fl_scenario_load(path, &s, err, sizeof(err)))
+        fail_msg("%s", err);
+    for (size_t i = 0; i < s.npopulations; i++) {
+        const struct fl_scenario_population *p = &s.populations[i];
+        if (!p->requests.set && !p->lifetime.set)
+            fail_msg("%s: population %s never closes its connections", path, p->name);
+    }
+    for (size_t i = 0; i < s.nrequests; i++) {
+        const struct fl_scenario_request *q = &s.requests[i];
+        if (q->hold_for_conn)
+            fail_msg("%s: request %s holds for the whole connection", path, q->name);
+        if (q->hold.set && (q->hold.lo != q->hold.lo_end || q->hold.hi != q->hold.hi_end))
+            fail_msg("%s: request %s's hold size drifts", path, q->name);
+    }
+    fl_scenario_free(&s);
+}
+
+static void test_live_set_bounded(void **state)
+{
+    (void)state;
+    check_live_set_bounded(quick_path);
+    check_live_set_bounded(soak_path);
+    check_live_set_bounded(cross_path);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s QUICK_INI SOAK_INI\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s QUICK_INI SOAK_INI CROSS_INI\n", argv[0]);
         return 2;
     }
     quick_path = argv[1];
     soak_path = argv[2];
+    cross_path = argv[3];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_ini),
         cmocka_unit_test(test_soak_ini),
+        cmocka_unit_test(test_live_set_bounded),
         cmocka_unit_test(test_print_round_trip),
         cmocka_unit_test(test_dist_forms),
         cmocka_unit_test(test_suffixes),

@@ -400,7 +400,7 @@ class Suite:
         srv = start_server(self.opt, [])
         with tempfile.TemporaryDirectory(prefix="fraglab-hard-") as tmp:
             cmd = [self.opt.loadgen, "run", "--scenario", self.opt.scenario, "--target",
-                   f"{HOST}:{srv.port}", "-d", "8s", "--warmup", "0", "-c", "64", "-t", "2", "-q",
+                   f"{HOST}:{srv.port}", "-d", "8s", "--warmup", "0", "-c", "64", "-t", "2", "-R", "0", "-q",
                    "--out", tmp + "/run"]
             lg = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
