@@ -2,9 +2,11 @@
 # Which scenario makes tpc and ws diverge most? Runs `fraglab-loadgen matrix`
 # for each case, --rounds times, rounds interleaved (round 1 of every case,
 # then round 2, ...) so a drift of the machine hits every case alike, and
-# prints per case and allocator the median ws/tpc ratio of peak RSS and of
-# RSS after the idle tail, their range over the rounds, and ws's median
-# cross-thread free share. Run by hand; loopback only; every run is bounded.
+# prints per case and allocator the median ws/tpc ratio of allocator
+# overhead (RSS minus live data) at steady state and after the idle tail,
+# their range over the rounds, how many rounds were comparable (throughput
+# within 2 %, live data within 10 %), and ws's median cross-thread free
+# share. Run by hand; loopback only; every run is bounded.
 #
 # usage: bench/scenario-search.sh [--rounds N] [--out DIR] [--build DIR] [--case 'LABEL|MATRIX ARGS']...
 #   --case  replaces the default cases (repeatable); MATRIX ARGS are passed
@@ -18,12 +20,13 @@ build=build
 out=results/scenario-search-$(date +%Y%m%d-%H%M%S)
 cases=()
 default_cases=(
-    'quick|--scenario config/quick.ini --idle 10s'
-    'cross|--scenario config/cross.ini --duration 30s --idle 10s'
-    'soak-40s|--scenario config/soak.ini --duration 40s --idle 10s'
-    'cross-open|--scenario config/cross.ini --duration 30s --idle 10s --rate 8000'
-    'cross-4threads|--scenario config/cross.ini --duration 30s --idle 10s --threads 4'
-    'cross-jemalloc-bg|--scenario config/cross.ini --duration 30s --idle 10s --allocators jemalloc,jemalloc:background_thread:true'
+    'quick|--scenario config/quick.ini --idle 5s'
+    'quick-4threads|--scenario config/quick.ini --idle 5s --threads 4'
+    'quick-8threads|--scenario config/quick.ini --idle 5s --threads 8'
+    'quick-release|--scenario config/quick.ini --idle 5s --allocators glibc:arena_max=2;jemalloc:background_thread:true;mimalloc:page_reset=1;tcmalloc:release_rate=10'
+    'quick-ws-owner|--scenario config/quick.ini --idle 5s --modes tpc,ws,ws-owner --allocators tcmalloc'
+    'cross|--scenario config/cross.ini --duration 40s --idle 5s'
+    'soak-60s|--scenario config/soak.ini --duration 60s --idle 5s'
 )
 while [ $# -gt 0 ]; do
     case $1 in
@@ -60,10 +63,10 @@ python3 - "$out" "${cases[@]}" <<'PY' | tee "$out/summary.txt"
 import json, os, statistics, sys
 out, cases = sys.argv[1], [c.split("|", 1)[0] for c in sys.argv[2:]]
 def fmt(v): return f"{v:.2f}" if v is not None else "-"
-print(f"{'case':<20} {'allocator':<32} {'n':>2} {'peak ws/tpc':>11} {'range':>11} "
-      f"{'idle ws/tpc':>11} {'range':>11} {'ws cross':>8}")
+print(f"{'case':<16} {'allocator':<30} {'ratio':<12} {'n':>2} {'steady ws/tpc':>13} {'range':>11} "
+      f"{'idle ws/tpc':>11} {'range':>11} {'comparable':>10} {'ws cross':>8}")
 for case in cases:
-    per = {}  # allocator -> list of (peak, idle, cross share)
+    per = {}  # (allocator, mode) -> list of (steady, idle, comparable, cross share)
     d = os.path.join(out, case)
     for rd in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         try:
@@ -73,17 +76,19 @@ for case in cases:
         cross = {r["allocator"]: r["cross_thread_free_share"] for r in m["rows"]
                  if r["mode"] == "ws" and r["status"] == "ok"}
         for q in m["ratios"]:
-            if q.get("rss_peak") is None:
+            if q.get("overhead_steady") is None:
                 continue
-            per.setdefault(q["allocator"], []).append(
-                (q["rss_peak"], q["rss_after_idle"], cross.get(q["allocator"])))
-    for alloc, v in per.items():
-        pk = [x[0] for x in v]
+            per.setdefault((q["allocator"], q["ratio"]), []).append(
+                (q["overhead_steady"], q.get("overhead_after_idle"), q.get("comparable"),
+                 cross.get(q["allocator"])))
+    for (alloc, mode), v in per.items():
+        st = [x[0] for x in v]
         idle = [x[1] for x in v if x[1] is not None]
-        cr = [x[2] for x in v if x[2] is not None]
+        cr = [x[3] for x in v if x[3] is not None]
         med = lambda a: statistics.median(a) if a else None
         rng = lambda a: f"{min(a):.2f}-{max(a):.2f}" if a else "-"
-        print(f"{case:<20} {alloc:<32} {len(v):>2} {fmt(med(pk)):>11} {rng(pk):>11} "
-              f"{fmt(med(idle)):>11} {rng(idle):>11} {fmt(med(cr)):>8}")
+        comp = f"{sum(1 for x in v if x[2])}/{len(v)}"
+        print(f"{case:<16} {alloc:<30} {mode:<12} {len(v):>2} {fmt(med(st)):>13} {rng(st):>11} "
+              f"{fmt(med(idle)):>11} {rng(idle):>11} {comp:>10} {fmt(med(cr)):>8}")
 PY
 echo "$prog: per-run reports in $out/CASE/round-N/index.html" >&2

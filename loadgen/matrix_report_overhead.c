@@ -3,8 +3,8 @@
  * and after idle; live data and its drift; the allocator-specific columns;
  * and whether two pairings' ratios compare like with like.
  *
- * The steady rows and the drift are those of /work/shared/tools/
- * matrix-check.py, the team's independent checker, so the two agree to the
+ * The steady rows and the drift are those of the team's independent
+ * checker (shared/tools/matrix-check.py), so the two agree to the
  * byte: the load rows are the rows outside the idle tail, past the warm-up,
  * with rps > 0; the second half is load[n / 2 : -1], the last load row
  * left out because it is sampled as the load stops (connections closing,
@@ -154,7 +154,7 @@ static void stack(const struct fl__mr_series *s, struct fl__mr_run *run)
     run->stack_max = 0;
     for (size_t i = 0; i < s->n; i++) {
         double a = s->v[FL__MR_C_ALLOC][i], r = s->v[FL__MR_C_RSS][i];
-        double heap = h >= 0 ? s->v[h][i] : r;
+        double heap = h >= 0 ? fmin(s->v[h][i], r) : r; /* at most RSS, as drawn */
         if (isnan(a) || isnan(r) || isnan(heap))
             continue;
         run->stack_max = fmax(run->stack_max, a + fmax(0, heap - a) + fmax(0, r - heap));

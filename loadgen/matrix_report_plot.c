@@ -162,15 +162,18 @@ static bool stacked(const struct fl__mr_run *run)
 
 /* One panel's layers: live (allocated), in-heap overhead max(0, heap -
  * allocated), outside max(0, RSS - heap), each filled between the layer
- * below and its own top; then the allocator-specific columns as lines. */
+ * below and its own top; then the allocator-specific columns as lines. The
+ * heap counts at most RSS: a mapped basis (mimalloc's committed bytes) can
+ * exceed what is resident, and the stack must add up to RSS. */
 static void stack_plot(FILE *f, const struct fl__mr_run *run)
 {
     static const char *const detail_colour[] = {"#000000", "#9467bd", "#e377c2", "#17becf",
                                                 "#bcbd22", "#8c564b", "#d62728"};
-    char file[PATH_MAX], a[16], h[16], r[16];
+    char file[PATH_MAX], a[16], h[32], r[16];
     snprintf(file, sizeof(file), "%s/timeseries.csv", run->dir);
     snprintf(a, sizeof(a), "$%d", run->col_alloc);
-    snprintf(h, sizeof(h), "$%d", run->col_heap > 0 ? run->col_heap : run->col_rss);
+    snprintf(h, sizeof(h), "low($%d,$%d)", run->col_heap > 0 ? run->col_heap : run->col_rss,
+             run->col_rss);
     snprintf(r, sizeof(r), "$%d", run->col_rss);
     fputs("plot ", f);
     gq(f, file);
@@ -212,7 +215,8 @@ static void stacks(FILE *f, const struct fl__mr_report *r)
         return;
     int cols = n > 1 ? 2 : 1, rows = (n + cols - 1) / cols;
     fprintf(f,
-            "pos(x) = x > 0 ? x : 0\nset terminal pngcairo size 1400,%d noenhanced\n"
+            "pos(x) = x > 0 ? x : 0\nlow(x, y) = x < y ? x : y\nset terminal pngcairo size 1400,%d "
+            "noenhanced\n"
             "set output 'overhead.png'\nset multiplot layout %d,%d\nset xrange [0:%g]\n"
             "set yrange [0:%g]\nset lmargin 10\nset rmargin 26\nset style fill solid 0.85 "
             "noborder\nset key outside right top Left reverse font ',8'\nset xlabel 'time (s)'\n"

@@ -189,6 +189,28 @@ void fl_lg_sample_clear(struct fl_lg_sample *s)
     s->frag_ratio = NAN;
     s->cross_share = NAN;
     s->cross_thread_frees = s->task_migrations = s->connections_open = s->held_bytes = FL_NA;
+    s->cpu_ms = FL_NA;
+}
+
+/* utime + stime of `pid` in ms from /proc/PID/stat, or FL_NA. */
+static int64_t cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return FL_NA;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: fields are counted
+     * from the last ')'. utime and stime are fields 14 and 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return FL_NA;
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? (int64_t)((ut + st) * 1000 / (unsigned long long)hz) : FL_NA;
 }
 
 void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
@@ -200,6 +222,7 @@ void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
 #define FL_X(field, metric, help) s->field = pm.field;
         FL_PROCMEM_FIELDS(FL_X)
 #undef FL_X
+        s->cpu_ms = cpu_ms(m->pid);
     }
     char *body = NULL;
     if (fl_lg_http_get((const struct sockaddr *)&m->addr, m->addr_len, m->host, "/stats", 1000,

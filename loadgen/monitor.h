@@ -34,6 +34,9 @@ struct fl_lg_sample {
     double frag_ratio;  /* NaN when not known */
     double cross_share; /* cross-thread frees / buffer frees; NaN when not known */
     int64_t cross_thread_frees, task_migrations, connections_open, held_bytes;
+    /* The server's CPU time so far (utime + stime), ms: at an equal offered
+     * load, what a pairing's requests cost it. */
+    int64_t cpu_ms;
 };
 
 struct fl_lg_monitor {

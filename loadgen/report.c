@@ -20,7 +20,8 @@
     X(cross_thread_frees, cross_thread_frees)                                                      \
     X(task_migrations, task_migrations)                                                            \
     X(server_connections, connections_open)                                                        \
-    X(held_bytes, held_bytes)
+    X(held_bytes, held_bytes)                                                                      \
+    X(server_cpu_ms, cpu_ms)
 
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {

@@ -58,7 +58,7 @@ CSV_COLUMNS = (
     "max_us", "rss_bytes", "rss_anon_bytes", "lazyfree_bytes", "anon_huge_bytes",
     "allocated_bytes", "active_bytes", "resident_bytes", "mapped_bytes", "retained_bytes",
     "metadata_bytes", "frag_ratio", "cross_thread_frees", "task_migrations",
-    "server_connections", "held_bytes",
+    "server_connections", "held_bytes", "server_cpu_ms",
 )
 
 # Each allocator's own breakdown, appended after metadata_bytes; the server
@@ -427,6 +427,11 @@ class Suite:
             # Readers go by name, but the documented columns keep their order.
             pos = [header.index(c) for c in CSV_COLUMNS]
             expect(pos == sorted(pos), f"timeseries.csv columns out of README order: {header}")
+            # The server's CPU time: on every row, never falling, and the
+            # load cost it some.
+            cpu = [int(r["server_cpu_ms"]) for r in rows if r["server_cpu_ms"] != ""]
+            expect(len(cpu) == len(rows) and cpu == sorted(cpu) and cpu[-1] > cpu[0],
+                   f"server_cpu_ms missing or not growing: {cpu}")
             for i, row in enumerate(rows, 1):
                 for alloc, cols in BREAKDOWN_COLUMNS.items():
                     for c in cols:
