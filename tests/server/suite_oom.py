@@ -29,7 +29,15 @@ address space at start, so any RLIMIT_AS the test could set stops them
 before main, and their malloc aborts on failure (allocator_may_return_null=0)
 instead of returning NULL, so the path under test is not the one they run.
 
-usage: suite_oom.py --server PATH --mode tpc|ws --allocator NAME [--sanitize LIST]
+With --paths (AddressSanitizer builds only; elsewhere it skips) the same
+failure paths run under ASan instead, made to fail by size rather than by a
+limit: ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=1
+makes every allocation over 1 MiB return NULL, so a 1 MiB hold, a 1 MiB
+response, a 1 MiB request body and a 2 MiB burst allocation each get their
+503 with the exact reason, and LeakSanitizer at exit and ASan on the way
+check that the failure paths free everything, once.
+
+usage: suite_oom.py --server PATH --mode tpc|ws --allocator NAME [--sanitize LIST] [--paths]
 Exit 0 if all assertions hold, 1 otherwise, 77 to skip. Loopback only;
 every wait is bounded.
 """
@@ -159,6 +167,59 @@ def run(opt):
     expect("abort" not in srv.stderr_text().lower(), f"stderr: {srv.stderr_tail(5)}")
 
 
+# (method, target, body, the 503's reason, the kind counted)
+PATHS = [
+    ("GET", "/work?resp=16&hold=1m", b"", "hold of 1048576 bytes", "hold"),
+    ("GET", "/work?resp=1m", b"", None, "response"),  # head + body: the size varies
+    # The body waits for 100 Continue, as a client sending a large body
+    # should: the 503 comes instead, and no unread body turns the close
+    # into a reset that could beat the answer to the client.
+    ("POST", "/echo", None, "request body of 1048576 bytes", "body"),
+    ("GET", "/work?burst=4&burst_min=2m&burst_max=2m", b"", "burst allocation of 2097152 bytes",
+     "burst"),
+]
+
+
+def run_paths(opt):
+    """Each client-sized allocation fails by size under ASan: its 503, the
+    close, and nothing left behind."""
+    os.environ["ASAN_OPTIONS"] = ":".join(
+        filter(None, [os.environ.get("ASAN_OPTIONS", ""), "allocator_may_return_null=1",
+                      "max_allocation_size_mb=1"]))
+    srv = Server(opt.server, ["--mode", opt.mode, "--threads", "2", "--allocator",
+                              opt.allocator, "--work-max-burst-size", "2m"], echo=False)
+    srv.start(10)
+    try:
+        for method, target, body, why, kind in PATHS:
+            with HttpConn(srv.port) as conn:
+                try:
+                    if body is None:
+                        conn.send(f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  "Content-Length: 1048576\r\nExpect: 100-continue\r\n\r\n"
+                                  .encode())
+                        r = conn.read_response(method)
+                    else:
+                        r = conn.request(method, target, body=body)
+                except (OSError, Closed) as e:
+                    raise AssertionError(f"{method} {target}: {e}; {srv.stderr_tail(5)}")
+                expect(r.status == 503, f"{method} {target}: {r.short()}")
+                check_503(conn, r)
+                if why:
+                    expect(r.body == f"503 Service Unavailable: cannot allocate {why}\n".encode(),
+                           f"{method} {target}: {r.body!r}")
+            expect(http_request(srv.port, "GET", "/healthz").status == 200,
+                   f"no /healthz after {method} {target}")
+        t = get_json(srv.port)["totals"]
+        want = {k: 1 for *_, k in PATHS}
+        got = {k: t["alloc_failures"][k] for k in want}
+        expect(got == want, f"alloc_failures {t['alloc_failures']}, want {want}")
+        expect(t["held_bytes"] == 0, f"held_bytes {t['held_bytes']}")
+    finally:
+        rc, took = srv.stop(10)
+    expect(rc == 0, f"exit {rc} after SIGTERM ({took:.1f} s): {srv.stderr_tail(5)}")
+    expect(not srv.sanitizer_reports(), f"sanitizer: {srv.sanitizer_reports()[:3]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", required=True)
@@ -168,15 +229,26 @@ def main():
     ap.add_argument("--headroom", type=int, default=192, help="MiB above the size at start")
     ap.add_argument("--conns", type=int, default=400, help="connections at most")
     ap.add_argument("--extra", type=int, default=20, help="connections after the first 503")
+    ap.add_argument("--paths", action="store_true", help="the failure paths under ASan")
     opt = ap.parse_args()
+    if opt.paths and "address" not in opt.sanitize:
+        print("SKIP: --paths needs an AddressSanitizer build (FRAGLAB_SANITIZE=address,...): "
+              "ASan's max_allocation_size_mb is what makes an allocation fail by its size")
+        return SKIP
+    if opt.paths:
+        return report(opt, run_paths)
     if opt.sanitize:
         print(f"SKIP: sanitizer build ({opt.sanitize}): the sanitizers reserve terabytes of "
               "shadow address space, so RLIMIT_AS stops them before main, and their malloc "
               "aborts on failure instead of returning NULL")
         return SKIP
     raise_nofile(opt.conns + 64)
+    return report(opt, run)
+
+
+def report(opt, fn):
     try:
-        run(opt)
+        fn(opt)
     except Skip as e:
         print(f"SKIP: {e}")
         return SKIP
