@@ -406,7 +406,7 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         uint64_t bytes = r->oom_bytes;
         consume_input(w, c);
         fl_http_reset(w, c); /* frees the target and body before the 503 is allocated */
-        if (status == 503)
+        if (status == 503)   /* only reject_oom refuses with 503 */
             fl_http_unavailable(w, c, kind, bytes);
         else
             fl_http_fail(w, c, status, why);

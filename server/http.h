@@ -28,7 +28,8 @@ void fl_http_cache_free(struct fl_worker *w);
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
 
 /* Answers `status` with `why` in the body and Connection: close: for a
- * request that cannot be served (malformed, over a limit, timed out). */
+ * request that cannot be served (malformed, over a limit, timed out). When
+ * even that answer cannot be allocated, the connection closes without one. */
 void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why);
 
 /* Answers 503 "cannot allocate WHAT of BYTES bytes" with Connection: close
