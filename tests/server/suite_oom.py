@@ -15,6 +15,9 @@ the holds no longer fit (at most --conns connections, and the run stops
   - once the connections close, held_bytes and connections_open go back to
     0 and the failures are counted in /stats (alloc_failures_total,
     alloc_failures.hold) and /metrics (fraglab_alloc_failures_total);
+  - with --loadgen, fraglab-loadgen driving the same holds past the limit
+    counts the 503s as `unavailable` (summary.json and the CSV column, none
+    as `status`), as many as the server counted, and exits 0;
   - SIGTERM exits 0 with no sanitizer report.
 
 Allocators: all four are run (tests/server/CMakeLists.txt). Each was
@@ -37,16 +40,21 @@ response, a 1 MiB request body and a 2 MiB burst allocation each get their
 503 with the exact reason, and LeakSanitizer at exit and ASan on the way
 check that the failure paths free everything, once.
 
-usage: suite_oom.py --server PATH --mode tpc|ws --allocator NAME [--sanitize LIST] [--paths]
+usage: suite_oom.py --server PATH [--loadgen PATH] --mode tpc|ws --allocator NAME
+       [--sanitize LIST] [--paths]
 Exit 0 if all assertions hold, 1 otherwise, 77 to skip. Loopback only;
 every wait is bounded.
 """
 
 import argparse
+import csv
+import json
 import os
 import re
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -121,6 +129,54 @@ def drive(srv, opt):
     return held, bodies, other
 
 
+# Keep-alive connections of four 1 MiB holds each (kept until the
+# connection closes), closed loop: 200 of them want 800 MiB.
+SCENARIO = """[scenario]
+name = oom
+seed = 1
+duration = 3s
+warmup = 0
+connections = 200
+threads = 1
+rate = 0
+timeout = 5s
+error_stop = 0
+interval = 500ms
+[population keep]
+share = 1
+requests = 4
+[request hold]
+weight = 1
+kind = work
+resp = 16
+hold = 1m
+hold_for = 100
+"""
+
+
+def loadgen_phase(srv, opt):
+    """fraglab-loadgen meets the limit: its 503s are `unavailable` errors."""
+    before = get_json(srv.port)["totals"]["alloc_failures_total"]
+    with tempfile.TemporaryDirectory(prefix="fraglab-oom-") as tmp:
+        ini = os.path.join(tmp, "oom.ini")
+        with open(ini, "w") as f:
+            f.write(SCENARIO)
+        r = subprocess.run([opt.loadgen, "run", "--scenario", ini, "--target",
+                            f"127.0.0.1:{srv.port}", "-q", "--out", tmp + "/run"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        expect(r.returncode == 0, f"loadgen exit {r.returncode}: {r.stderr[-300:]}")
+        with open(tmp + "/run/summary.json") as f:
+            e = json.load(f)["errors"]
+        with open(tmp + "/run/timeseries.csv") as f:
+            in_csv = sum(int(row["unavailable"]) for row in csv.DictReader(f))
+    failed = get_json(srv.port)["totals"]["alloc_failures_total"] - before
+    print(f"loadgen: {e['unavailable']} unavailable, server: {failed} allocation failures")
+    expect(e["unavailable"] > 0, f"the load generator met no 503: {e}")
+    expect(e["status"] == 0, f"503s counted as status errors: {e}")
+    expect(in_csv == e["unavailable"], f"CSV unavailable {in_csv}, summary {e['unavailable']}")
+    expect(e["unavailable"] <= failed, f"{e['unavailable']} 503s, {failed} failures counted")
+
+
 def run(opt):
     srv = Server(opt.server, ["--mode", opt.mode, "--threads", "2", "--allocator",
                               opt.allocator], echo=False)
@@ -158,6 +214,8 @@ def run(opt):
         holds = sum(fam.values(kind="hold"))
         expect(fam.type == "counter" and holds == t["alloc_failures"]["hold"],
                f"/metrics hold failures {holds}, /stats {t['alloc_failures']['hold']}")
+        if opt.loadgen:
+            loadgen_phase(srv, opt)
     finally:
         for c in held:
             c.close()
@@ -226,6 +284,7 @@ def main():
     ap.add_argument("--mode", required=True, choices=("tpc", "ws"))
     ap.add_argument("--allocator", default="glibc")
     ap.add_argument("--sanitize", default="", help="FRAGLAB_SANITIZE of the build")
+    ap.add_argument("--loadgen", help="fraglab-loadgen: also check its `unavailable` count")
     ap.add_argument("--headroom", type=int, default=192, help="MiB above the size at start")
     ap.add_argument("--conns", type=int, default=400, help="connections at most")
     ap.add_argument("--extra", type=int, default=20, help="connections after the first 503")
