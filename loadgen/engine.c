@@ -545,9 +545,8 @@ static void on_connect(struct fl_lg_thread *t, struct conn *c, int res, uint64_t
 static void complete(struct fl_lg_thread *t, struct conn *c, uint64_t now)
 {
     static const enum fl_lg_err verdict_err[] = {
-        [FL_RESP_STATUS] = FL_LG_ERR_status,
-        [FL_RESP_LENGTH] = FL_LG_ERR_length,
-        [FL_RESP_MISMATCH] = FL_LG_ERR_mismatch,
+        [FL_RESP_UNAVAILABLE] = FL_LG_ERR_unavailable, [FL_RESP_STATUS] = FL_LG_ERR_status,
+        [FL_RESP_LENGTH] = FL_LG_ERR_length,           [FL_RESP_MISMATCH] = FL_LG_ERR_mismatch,
         [FL_RESP_PROTOCOL] = FL_LG_ERR_protocol,
     };
     bool counted = now >= t->run->warmup_end;

@@ -34,6 +34,7 @@
     X(write, "the request could not be sent")                                                      \
     X(timeout, "no whole answer within the timeout")                                               \
     X(status, "unexpected HTTP status")                                                            \
+    X(unavailable, "503 Service Unavailable: the server could not allocate")                       \
     X(length, "Content-Length or body length differs from the expected")                           \
     X(mismatch, "a body byte differs from what was sent or asked for")                             \
     X(protocol, "not parseable HTTP/1.1")

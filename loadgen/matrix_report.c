@@ -198,12 +198,12 @@ static void figures(const struct fl__mr_series *s, struct fl__mr_run *run)
 /* Reads one run's files; a run without them keeps its NAN figures. */
 static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
 {
-    double *figs[] = {&run->rps,         &run->p99_us,      &run->rss_peak,   &run->rss_steady,
-                      &run->rss_idle,    &run->returned,    &run->alloc_peak, &run->res_peak,
-                      &run->alloc_idle,  &run->res_idle,    &run->frag_peak,  &run->lazy_idle,
-                      &run->cross_frees, &run->cross_share, &run->idle_start, &run->live,
-                      &run->live_drift,  &run->worst_drift, &run->over_peak,  &run->over_steady,
-                      &run->over_idle};
+    double *figs[] = {&run->rps,         &run->p99_us,        &run->rss_peak,   &run->rss_steady,
+                      &run->rss_idle,    &run->returned,      &run->alloc_peak, &run->res_peak,
+                      &run->alloc_idle,  &run->res_idle,      &run->frag_peak,  &run->lazy_idle,
+                      &run->cross_frees, &run->cross_share,   &run->idle_start, &run->live,
+                      &run->live_drift,  &run->worst_drift,   &run->over_peak,  &run->over_steady,
+                      &run->over_idle,   &run->alloc_failures};
     for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
         *figs[i] = NAN;
     for (int k = 0; k < FL__MR_NDETAIL; k++)
@@ -237,8 +237,17 @@ static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
     if (isnan(run->cross_frees))
         run->cross_frees = jnum(sv, "cross_thread_frees");
     run->cross_share = jnum(sv, "cross_thread_free_share");
+    run->alloc_failures = jnum(cJSON_GetObjectItemCaseSensitive(sum, "errors"), "unavailable");
     run->alloc_name = jstr(sv, "allocator");
     run->alloc_version = jstr(sv, "allocator_version");
+}
+
+void fl__mr_oom_note(const struct fl__mr_run *run, char *b, size_t n)
+{
+    b[0] = '\0';
+    if (run->alloc_failures > 0)
+        snprintf(b, n, "the server refused %.0f request%s for want of memory (503)",
+                 run->alloc_failures, run->alloc_failures == 1 ? "" : "s");
 }
 
 static struct fl__mr_run *find(struct fl__mr_report *r, const char *mode, const char *alloc)

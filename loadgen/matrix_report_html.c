@@ -78,6 +78,12 @@ static void td_alloc(FILE *f, const struct fl__mr_run *run)
         esc(f, note);
         fputs("</span>", f);
     }
+    fl__mr_oom_note(run, note, sizeof(note));
+    if (note[0]) {
+        fputs("<span class=\"drift\">", f);
+        esc(f, note);
+        fputs("</span>", f);
+    }
     fputs("</td>", f);
 }
 

@@ -99,6 +99,10 @@ struct fl__mr_run {
     double rss_peak, rss_steady, rss_idle, returned;
     double alloc_peak, res_peak, alloc_idle, res_idle;
     double frag_peak, lazy_idle, cross_frees, cross_share;
+    /* Requests the server refused for want of memory: the load generator's
+     * 503s (summary.json errors.unavailable). Its memory figures then show
+     * a server at its limit, not the load the scenario asked for. */
+    double alloc_failures;
     int nsteps;
     struct fl__mr_step steps[FL__MR_MAX_STEPS];
     /* For the pictures: the time axis, where the idle tail starts (NAN:
@@ -165,6 +169,9 @@ void fl__mr_compare(const struct fl__mr_run *o, const struct fl__mr_run *t, stru
 bool fl__mr_drifts(const struct fl__mr_run *run);
 /* "RSS follows live data here (live data +12 % over the second half)". */
 void fl__mr_drift_note(const struct fl__mr_run *run, char *b, size_t n);
+/* "the server refused 12 requests for want of memory (503)", or "" when
+ * it refused none (or it is not known). */
+void fl__mr_oom_note(const struct fl__mr_run *run, char *b, size_t n);
 /* The allocator-specific column names, FL__MR_DETAIL order, and `drawn`. */
 extern const char *const fl__mr_detail_names[FL__MR_NDETAIL];
 extern const bool fl__mr_detail_drawn[FL__MR_NDETAIL];

@@ -236,6 +236,10 @@ void fl__mr_compare(const struct fl__mr_run *o, const struct fl__mr_run *t, stru
         snprintf(b, sizeof(b), "live data not known");
     else if (x->live_diff > FL__MR_SAME_LIVE)
         snprintf(b, sizeof(b), "live data differs %.0f %%", 100 * x->live_diff);
+    /* A side at its memory limit refused part of the load: its figures are
+     * the limit's, whatever the throughput says. */
+    if (o->alloc_failures > 0 || t->alloc_failures > 0)
+        snprintf(b, sizeof(b), "the server refused requests for want of memory");
     x->comparable = !a[0] && !b[0];
     snprintf(x->why, sizeof(x->why), "%s%s%s", a, a[0] && b[0] ? ", " : "", b);
 }

@@ -28,7 +28,8 @@
     X(live_drift_share, live_drift, 4)                                                             \
     X(overhead_peak_bytes, over_peak, 0)                                                           \
     X(overhead_steady_bytes, over_steady, 0)                                                       \
-    X(overhead_after_idle_bytes, over_idle, 0)
+    X(overhead_after_idle_bytes, over_idle, 0)                                                     \
+    X(alloc_failures, alloc_failures, 0)
 
 const char *fl__mr_num(char *b, size_t n, double v, int prec)
 {
@@ -156,6 +157,8 @@ static void drift_json(cJSON *o, const struct fl__mr_run *run)
     add_str(o, "live_data_note", note[0] ? note : NULL);
     add_str(o, "stair_step_note", note[0] && run->nsteps ? note : NULL);
     add_str(o, "heap_basis", run->heap_basis);
+    fl__mr_oom_note(run, note, sizeof(note));
+    add_str(o, "alloc_failure_note", note[0] ? note : NULL);
     detail_json(o, run);
 }
 
@@ -330,6 +333,9 @@ void fl__mr_print_table(FILE *f, const struct fl__mr_report *r)
         if (note[0])
             fprintf(f, "%s: %s%s\n", r->runs[i].name ? r->runs[i].name : "?", note,
                     r->runs[i].nsteps ? "; its stair-steps too" : "");
+        fl__mr_oom_note(&r->runs[i], note, sizeof(note));
+        if (note[0])
+            fprintf(f, "%s: %s\n", r->runs[i].name ? r->runs[i].name : "?", note);
     }
     for (int i = 0; i < r->nratios; i++) {
         if (!i)

@@ -25,7 +25,7 @@
 
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {
-    fputs("t_s,phase,warmup,requests,rps,errors,p50_us,p90_us,p99_us,max_us", f);
+    fputs("t_s,phase,warmup,requests,rps,errors,unavailable,p50_us,p90_us,p99_us,max_us", f);
 #define FL_X(field, metric, help) fputs("," #field "_bytes", f);
     FL_LG_SAMPLE_COLUMNS(FL_X)
 #undef FL_X
@@ -54,9 +54,10 @@ int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r)
     const struct fl_lg_tally *t = r->tally;
     const struct fl_hist *h = &t->lat;
     bool any = fl_hist_count(h) > 0;
-    fprintf(f, "%.3f,%s,%d,%" PRIu64 ",%.1f,%" PRIu64, r->t_s, r->phase, r->warmup ? 1 : 0,
-            t->c.requests, r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0,
-            fl_lg_counts_errors(&t->c));
+    fprintf(f, "%.3f,%s,%d,%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64, r->t_s, r->phase,
+            r->warmup ? 1 : 0, t->c.requests,
+            r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0, fl_lg_counts_errors(&t->c),
+            t->c.errors[FL_LG_ERR_unavailable]);
     cell(f, any ? fl_hist_value_at_percentile(h, 50) : FL_NA);
     cell(f, any ? fl_hist_value_at_percentile(h, 90) : FL_NA);
     cell(f, any ? fl_hist_value_at_percentile(h, 99) : FL_NA);

@@ -37,8 +37,8 @@ static int on_headers_complete_cb(llhttp_t *p)
     if (is_interim(p))
         return 0; /* 100 Continue and friends: wait for the final response */
     r->status = p->status_code;
-    if (r->status != w->status)
-        fail(r, FL_RESP_STATUS);
+    if (r->status != w->status) /* a 503 is fraglab-server out of memory: its own kind */
+        fail(r, r->status == 503 ? FL_RESP_UNAVAILABLE : FL_RESP_STATUS);
     /* A body running to connection close can't be followed by another
      * response; we don't support it, and returning -1 stops the parser. */
     if (!w->head && llhttp_message_needs_eof(p)) {
@@ -169,6 +169,8 @@ const char *fl_resp_result_name(enum fl_resp_result res)
         return "more";
     case FL_RESP_OK:
         return "ok";
+    case FL_RESP_UNAVAILABLE:
+        return "unavailable";
     case FL_RESP_STATUS:
         return "status";
     case FL_RESP_LENGTH:

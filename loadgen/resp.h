@@ -35,12 +35,14 @@ struct fl_resp_expect {
 
 /* Verdicts, best first; a response gets the first failure found. */
 enum fl_resp_result {
-    FL_RESP_MORE,     /* response incomplete: feed more bytes */
-    FL_RESP_OK,       /* complete and as expected */
-    FL_RESP_STATUS,   /* final status differs */
-    FL_RESP_LENGTH,   /* Content-Length or body length differs */
-    FL_RESP_MISMATCH, /* a body byte differs */
-    FL_RESP_PROTOCOL, /* not parseable HTTP/1.1 (or close-delimited): close the connection */
+    FL_RESP_MORE,        /* response incomplete: feed more bytes */
+    FL_RESP_OK,          /* complete and as expected */
+    FL_RESP_UNAVAILABLE, /* 503 where another status was expected: the server
+                          * refused the request for want of memory */
+    FL_RESP_STATUS,      /* final status differs */
+    FL_RESP_LENGTH,      /* Content-Length or body length differs */
+    FL_RESP_MISMATCH,    /* a body byte differs */
+    FL_RESP_PROTOCOL,    /* not parseable HTTP/1.1 (or close-delimited): close the connection */
 };
 
 /* Per-connection parser state; fields other than `parser` are read-only. */
@@ -64,7 +66,7 @@ void fl_resp_expect(struct fl_resp *r, const struct fl_resp_expect *want);
 enum fl_resp_result fl_resp_feed(struct fl_resp *r, const char *data, size_t len, size_t *used);
 /* After a complete response: whether the connection may carry another request. */
 bool fl_resp_keep_alive(const struct fl_resp *r);
-/* "more", "ok", "status", "length", "mismatch" or "protocol". */
+/* "more", "ok", "unavailable", "status", "length", "mismatch" or "protocol". */
 const char *fl_resp_result_name(enum fl_resp_result res);
 
 #endif

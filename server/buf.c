@@ -4,7 +4,6 @@
  * allocator so that every allocator gets it). */
 #include "buf.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "worker.h"
@@ -14,11 +13,11 @@
 
 void *fl_buf_alloc(struct fl_worker *w, size_t size)
 {
+    if (size > SIZE_MAX - sizeof(struct fl_buf_hdr))
+        return NULL;
     struct fl_buf_hdr *h = malloc(sizeof(*h) + size);
-    if (!h) {
-        fprintf(stderr, "fraglab-server: out of memory allocating %zu bytes\n", size);
-        abort();
-    }
+    if (!h)
+        return NULL;
     h->owner = (uint32_t)w->id;
     h->size = size;
     FL_COUNT(&w->ctr, buffer_allocs, 1);

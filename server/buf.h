@@ -20,7 +20,9 @@ struct fl_buf_hdr {
     };
 };
 
-/* Allocates `size` bytes on behalf of worker `w`; aborts on out-of-memory. */
+/* Allocates `size` bytes on behalf of worker `w`; NULL (nothing counted) when
+ * the allocator has none: every caller handles it, as the client chose the
+ * size and the server must outlive a request it cannot serve. */
 void *fl_buf_alloc(struct fl_worker *w, size_t size);
 
 /* Frees `p` (may be NULL) on worker `w`, counting a cross-thread free when

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "http.h"
@@ -113,9 +114,23 @@ static size_t state_size(struct fl_worker *w)
     return (size_t)exp(log((double)lo) + u * (log((double)hi) - log((double)lo)));
 }
 
+/* Records an allocation that failed before a request could be parsed; the
+ * next read on an HTTP connection is answered 503 (on_recv). */
+static void refuse(struct fl_conn *c, enum fl_oom kind, uint64_t bytes)
+{
+    c->refused = (uint8_t)(kind + 1);
+    c->refused_bytes = bytes;
+}
+
 void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
 {
     struct fl_conn *c = fl_buf_alloc(w, sizeof(*c));
+    if (!c) { /* nothing to answer with: the socket just closes */
+        FL_COUNT(&w->ctr, alloc_failures[FL_OOM_conn_state], 1);
+        FL_COUNT(&w->ctr, connections_accepted, 1);
+        close(fd);
+        return;
+    }
     memset(c, 0, sizeof(*c));
     c->fd = fd;
     c->kind = kind;
@@ -125,12 +140,20 @@ void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind)
     c->last_worker = w->id;
     size_t sz = state_size(w);
     c->state = fl_buf_alloc(w, sz);
-    memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
+    if (c->state)
+        memset(c->state, 0x5a, sz); /* resident, as a real session's state is */
+    else
+        refuse(c, FL_OOM_conn_state, sz);
     c->next_expiry = FL_HOLD_CONN;
     c->head_deadline = fl__now_ns() + (uint64_t)w->srv->cfg.header_timeout * 1000000u;
     atomic_fetch_add(&w->nconns, 1);
     FL_COUNT(&w->ctr, connections_accepted, 1);
     FL_COUNT(&w->ctr, connections_open, 1);
+    if (c->refused && kind == FL_CONN_ECHO) { /* raw TCP: no way to say why */
+        FL_COUNT(&w->ctr, alloc_failures[FL_OOM_conn_state], 1);
+        submit_close(w, c);
+        return;
+    }
     submit_recv(w, c);
 }
 
@@ -152,6 +175,10 @@ bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len)
         if (c->outq)
             return false; /* FL_OUT_MAX: the parser pauses before this */
         struct fl_outq *q = fl_buf_alloc(c->cur, sizeof(*q));
+        if (!q) {
+            FL_COUNT(&c->cur->ctr, alloc_failures[FL_OOM_response], 1);
+            return false;
+        }
         memcpy(q->iov, c->out, c->out_n * sizeof(*c->out));
         memcpy(q->buf, c->out_buf, c->out_n * sizeof(*c->out_buf));
         c->outq = q;
@@ -281,13 +308,34 @@ static void on_recv(struct fl_worker *w, struct fl_conn *c, int res)
         return;
     }
     FL_COUNT(&w->ctr, bytes_received, res);
+    if (!c->ev_data) /* the worker that reaped it could not copy the bytes out */
+        refuse(c, c->kind == FL_CONN_ECHO ? FL_OOM_echo : FL_OOM_input, (uint64_t)res);
     if (c->kind == FL_CONN_ECHO) {
+        if (c->refused) { /* raw TCP: no way to say why */
+            FL_COUNT(&w->ctr, alloc_failures[c->refused - 1], 1);
+            begin_close(w, c);
+            return;
+        }
         FL_COUNT(&w->ctr, echo_bytes, res);
         fl__conn_queue(c, c->ev_data, c->ev_data, (size_t)res);
         submit_send(w, c);
         return;
     }
-    fl_http_attach(w, c);
+    if (!c->refused && !fl_http_attach(w, c))
+        refuse(c, FL_OOM_conn_state, sizeof(struct fl_http));
+    if (c->refused) {
+        /* The request is not parsed: its answer is the 503, then the close.
+         * Input a paused parser left goes with it. */
+        fl_buf_free(w, c->ev_data);
+        fl_buf_free(w, c->in);
+        c->in = NULL;
+        c->in_off = c->in_len = 0;
+        fl_http_reset(w, c);
+        fl_http_unavailable(w, c, (enum fl_oom)(c->refused - 1), c->refused_bytes);
+        c->refused = 0;
+        next_op(w, c);
+        return;
+    }
     c->in = c->ev_data;
     c->in_off = 0;
     c->in_len = (uint32_t)res;

@@ -69,12 +69,14 @@ struct fl_req {
     uint8_t te_len;    /* 0: none seen; sizeof(te): too long */
     bool expect_100;   /* Expect: 100-continue seen */
     bool sent_100;
-    bool active;       /* between message begin and complete */
-    bool headers_done; /* headers complete, body may follow */
-    bool head_only;    /* HEAD: no body in the response */
-    int status;        /* set by a callback that rejects the request (413, ...) */
-    const char *why;   /* and why, for the answer's body */
-    const char *allow; /* "Allow: ...\r\n" for a 405, set by the route */
+    bool active;        /* between message begin and complete */
+    bool headers_done;  /* headers complete, body may follow */
+    bool head_only;     /* HEAD: no body in the response */
+    int status;         /* set by a callback that rejects the request (413, ...) */
+    const char *why;    /* and why, for the answer's body */
+    const char *allow;  /* "Allow: ...\r\n" for a 405, set by the route */
+    uint8_t oom_kind;   /* with status 503: the enum fl_oom that failed */
+    uint64_t oom_bytes; /* and its size */
 };
 
 /* The parser and the request it builds: what an HTTP connection needs only
@@ -105,6 +107,12 @@ struct fl_conn {
     struct __kernel_timespec timeout; /* of the linked timeout in flight */
 
     void *state; /* per-connection state of varied size (fl_buf) */
+    /* An allocation failed before there was a request to answer (the state,
+     * or the copy of received bytes): the next read is answered 503 with
+     * this kind and size, so the client reads the answer to its request
+     * rather than a reset. refused == 0: none. */
+    uint8_t refused; /* enum fl_oom + 1 */
+    uint64_t refused_bytes;
 
     /* received bytes not parsed yet because the parser was paused */
     char *in;
@@ -135,7 +143,7 @@ void fl_conn_run(struct fl_worker *w, struct fl_conn *c);
 
 /* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`),
  * growing the queue past the inline pieces on c->cur. Returns false when
- * the output queue is full. */
+ * the output queue is full or cannot grow (counted as a response failure). */
 bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len);
 
 /* Empties the output queue (its pieces already freed or sent) and goes back

@@ -52,10 +52,35 @@
     X(task_migrations, "task_migrations_total", counter,                                           \
       "Task steps run on another worker than the connection's previous step")
 
+/* X(kind, what): the allocations whose size or number a client chooses. When
+ * one fails, the request is answered 503 naming `what` and its size, the
+ * connection closes, and the failure is counted by kind
+ * (fraglab_alloc_failures_total{kind="..."}). `input` is the copy of received
+ * bytes out of the receive ring on an HTTP connection (the raw echo port's is
+ * `echo`); `conn_state` covers the connection itself, its drawn state and its
+ * parser. */
+#define FL_OOM_KINDS(X)                                                                            \
+    X(hold, "hold")                                                                                \
+    X(burst, "burst allocation")                                                                   \
+    X(response, "response")                                                                        \
+    X(body, "request body")                                                                        \
+    X(target, "request target")                                                                    \
+    X(input, "received bytes")                                                                     \
+    X(echo, "echo buffer")                                                                         \
+    X(conn_state, "connection state")
+
+enum fl_oom {
+#define FL_X(kind, what) FL_OOM_##kind,
+    FL_OOM_KINDS(FL_X)
+#undef FL_X
+        FL_NOOM
+};
+
 struct fl_counters {
 #define FL_X(field, metric, type, help) _Atomic int64_t field;
     FL_COUNTERS(FL_X)
 #undef FL_X
+    _Atomic int64_t alloc_failures[FL_NOOM]; /* by enum fl_oom */
 } __attribute__((aligned(64)));
 
 /* Adds `n` to this worker's own counter (single writer). */

@@ -27,16 +27,20 @@ static struct fl_req *req_of(llhttp_t *p)
 }
 
 /* Appends to a request buffer: exact size for the first piece (the common
- * case: a target or body that arrives whole), doubling after that. */
-static void append(struct fl_worker *w, char **buf, uint64_t *len, const char *at, size_t n)
+ * case: a target or body that arrives whole), doubling after that. 0, or
+ * the size that could not be allocated (the old buffer stays with the
+ * request, which frees it). */
+static size_t append(struct fl_worker *w, char **buf, uint64_t *len, const char *at, size_t n)
 {
     if (!n) /* llhttp may hand over an empty span; there may be no buffer yet */
-        return;
+        return 0;
     uint64_t need = *len + n;
     size_t cap = *buf ? fl_buf_size(*buf) : 0;
     if (need > cap) {
         size_t ncap = *buf ? (need > cap * 2 ? need : cap * 2) : need;
         char *nb = fl_buf_alloc(w, ncap);
+        if (!nb)
+            return ncap;
         if (*len)
             memcpy(nb, *buf, *len);
         fl_buf_free(w, *buf);
@@ -44,6 +48,7 @@ static void append(struct fl_worker *w, char **buf, uint64_t *len, const char *a
     }
     memcpy(*buf + *len, at, n);
     *len = need;
+    return 0;
 }
 
 void fl_http_reset(struct fl_worker *w, struct fl_conn *c)
@@ -79,6 +84,17 @@ static int reject(struct fl_req *r, int status, const char *why)
     return -1;
 }
 
+/* Rejects the request because `bytes` of `kind` could not be allocated: the
+ * feed answers 503 naming them (fl_http_unavailable). */
+static int reject_oom(struct fl_req *r, enum fl_oom kind, uint64_t bytes)
+{
+    if (!r->status) {
+        r->oom_kind = (uint8_t)kind;
+        r->oom_bytes = bytes;
+    }
+    return reject(r, 503, "out of memory");
+}
+
 static const struct fl_server_config *cfg_of(llhttp_t *p)
 {
     return &conn_of(p)->cur->srv->cfg;
@@ -112,8 +128,8 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     struct fl_conn *c = conn_of(p);
     if (count_line(p, n))
         return -1;
-    append(c->cur, &c->http->req.target, &c->http->req.target_len, at, n);
-    return 0;
+    size_t failed = append(c->cur, &c->http->req.target, &c->http->req.target_len, at, n);
+    return failed ? reject_oom(&c->http->req, FL_OOM_target, failed) : 0;
 }
 
 /* The headers we act on. */
@@ -261,8 +277,8 @@ static int on_headers_complete(llhttp_t *p)
     if (p->flags & F_CONTENT_LENGTH) {
         if (p->content_length > (uint64_t)c->cur->srv->cfg.max_body)
             return reject(r, 413, "body larger than max_body"); /* before reading it */
-        if (p->content_length)
-            c->http->req.body = fl_buf_alloc(c->cur, p->content_length);
+        if (p->content_length && !(r->body = fl_buf_alloc(c->cur, p->content_length)))
+            return reject_oom(r, FL_OOM_body, p->content_length);
     }
     return 0;
 }
@@ -272,8 +288,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     struct fl_conn *c = conn_of(p);
     if (c->http->req.body_len + n > (uint64_t)c->cur->srv->cfg.max_body)
         return reject(&c->http->req, 413, "body larger than max_body"); /* chunked, as it grows */
-    append(c->cur, &c->http->req.body, &c->http->req.body_len, at, n);
-    return 0;
+    size_t failed = append(c->cur, &c->http->req.body, &c->http->req.body_len, at, n);
+    return failed ? reject_oom(&c->http->req, FL_OOM_body, failed) : 0;
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -312,23 +328,23 @@ static const llhttp_settings_t settings = {
  * beyond these, a parser given back is freed. */
 #define HTTP_CACHE_MAX 64
 
-void fl_http_attach(struct fl_worker *w, struct fl_conn *c)
+bool fl_http_attach(struct fl_worker *w, struct fl_conn *c)
 {
     if (c->http)
-        return;
+        return true;
     struct fl_http *h = w->http_cache;
     if (h) {
         w->http_cache = h->next;
         w->http_cached--;
     } else if (!(h = malloc(sizeof(*h)))) {
-        fprintf(stderr, "fraglab-server: out of memory for a parser\n");
-        abort();
+        return false;
     }
     memset(&h->req, 0, sizeof(h->req));
     llhttp_init(&h->parser, HTTP_REQUEST, &settings);
     h->parser.data = c;
     c->http = h;
     FL_COUNT(&w->ctr, http_parsers, 1);
+    return true;
 }
 
 void fl_http_detach(struct fl_worker *w, struct fl_conn *c)
@@ -383,12 +399,17 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
         consume_input(w, c); /* answered as plain HTTP; no protocol switch follows */
         c->closing = true;
     } else {
-        int status = c->http->req.status ? c->http->req.status : 400;
-        const char *why =
-            c->http->req.status ? c->http->req.why : llhttp_get_error_reason(&c->http->parser);
+        const struct fl_req *r = &c->http->req;
+        int status = r->status ? r->status : 400;
+        const char *why = r->status ? r->why : llhttp_get_error_reason(&c->http->parser);
+        enum fl_oom kind = (enum fl_oom)r->oom_kind;
+        uint64_t bytes = r->oom_bytes;
         consume_input(w, c);
-        fl_http_reset(w, c);
-        fl_http_fail(w, c, status, why);
+        fl_http_reset(w, c); /* frees the target and body before the 503 is allocated */
+        if (status == 503)   /* only reject_oom refuses with 503 */
+            fl_http_unavailable(w, c, kind, bytes);
+        else
+            fl_http_fail(w, c, status, why);
         return false;
     }
     struct fl_req *r = &c->http->req;
@@ -400,15 +421,38 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
 }
 
 static const char *reason(int status);
+static bool respond_copy(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
+                         const void *src, size_t len, size_t *total);
 
+/* Answers and closes; when even the answer's small buffer cannot be had,
+ * the connection closes without one (that failure is counted as a
+ * response's unless the answer was already a 503 for a counted one). */
 void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why)
 {
     char msg[200];
     int n = snprintf(msg, sizeof(msg), "%d %s: %s\n", status, reason(status),
                      why && *why ? why : "malformed request");
+    size_t total;
     c->closing = true;
-    fl_http_respond(w, c, status, "text/plain", msg,
-                    (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+    if (!respond_copy(w, c, status, "text/plain", msg,
+                      (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, &total) &&
+        status != 503)
+        FL_COUNT(&w->ctr, alloc_failures[FL_OOM_response], 1);
+}
+
+static const char *const alloc_what[FL_NOOM] = {
+#define FL_X(kind, what) [FL_OOM_##kind] = what,
+    FL_OOM_KINDS(FL_X)
+#undef FL_X
+};
+
+void fl_http_unavailable(struct fl_worker *w, struct fl_conn *c, enum fl_oom kind, uint64_t bytes)
+{
+    char why[96];
+    FL_COUNT(&w->ctr, alloc_failures[kind], 1);
+    snprintf(why, sizeof(why), "cannot allocate %s of %llu bytes", alloc_what[kind],
+             (unsigned long long)bytes);
+    fl_http_fail(w, c, 503, why);
 }
 
 static const char *reason(int status)
@@ -508,18 +552,26 @@ static void queue_or_close(struct fl_worker *w, struct fl_conn *c, void *buf, si
     }
 }
 
+static bool head_only(const struct fl_conn *c)
+{
+    return c->http && c->http->req.head_only; /* no parser: refused before a request */
+}
+
 /* Allocates one buffer of the response's size holding the head; the body,
- * `*blen` bytes (none for HEAD), goes at `*body`. */
+ * `len` bytes (none for HEAD), goes at `*body`. NULL when the buffer cannot
+ * be had; `*total` is its size either way. */
 static char *begin_response(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
                             size_t len, char **body, size_t *total)
 {
     char head[256];
     size_t hl = format_head(head, sizeof(head), c, status, ctype, len);
-    size_t blen = c->http->req.head_only ? 0 : len;
-    char *buf = fl_buf_alloc(w, hl + blen);
+    size_t blen = head_only(c) ? 0 : len;
+    *total = blen > SIZE_MAX - hl ? SIZE_MAX : hl + blen;
+    char *buf = fl_buf_alloc(w, *total);
+    if (!buf)
+        return NULL;
     memcpy(buf, head, hl);
     *body = buf + hl;
-    *total = hl + blen;
     if (status >= 400)
         FL_COUNT(&w->ctr, http_errors, 1);
     return buf;
@@ -531,20 +583,34 @@ void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, co
     char *body;
     size_t total;
     char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->http->req.head_only)
+    if (!buf) {
+        fl_http_unavailable(w, c, FL_OOM_response, total);
+        return;
+    }
+    if (!head_only(c))
         fill(body, len);
     queue_or_close(w, c, buf, total);
+}
+
+static bool respond_copy(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
+                         const void *src, size_t len, size_t *total)
+{
+    char *body;
+    char *buf = begin_response(w, c, status, ctype, len, &body, total);
+    if (!buf)
+        return false;
+    if (!head_only(c) && len)
+        memcpy(body, src, len);
+    queue_or_close(w, c, buf, *total);
+    return true;
 }
 
 void fl_http_respond(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
                      const void *src, size_t len)
 {
-    char *body;
     size_t total;
-    char *buf = begin_response(w, c, status, ctype, len, &body, &total);
-    if (!c->http->req.head_only && len)
-        memcpy(body, src, len);
-    queue_or_close(w, c, buf, total);
+    if (!respond_copy(w, c, status, ctype, src, len, &total))
+        fl_http_unavailable(w, c, FL_OOM_response, total);
 }
 
 void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
@@ -553,9 +619,14 @@ void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, con
     char head[256];
     size_t hl = format_head(head, sizeof(head), c, status, ctype, len);
     char *hb = fl_buf_alloc(w, hl);
+    if (!hb) {
+        fl_buf_free(w, body);
+        fl_http_unavailable(w, c, FL_OOM_response, hl);
+        return;
+    }
     memcpy(hb, head, hl);
     queue_or_close(w, c, hb, hl);
-    if (c->http->req.head_only || !len)
+    if (head_only(c) || !len)
         fl_buf_free(w, body);
     else
         queue_or_close(w, c, body, len);

@@ -5,12 +5,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "counters.h"
 
 struct fl_conn;
 struct fl_worker;
 
-/* Gives the connection a parser (from worker `w`'s cache) if it has none. */
-void fl_http_attach(struct fl_worker *w, struct fl_conn *c);
+/* Gives the connection a parser (from worker `w`'s cache) if it has none;
+ * false when none can be allocated. */
+bool fl_http_attach(struct fl_worker *w, struct fl_conn *c);
 
 /* Takes the parser back into `w`'s cache once the connection waits for its
  * next request (no request under way, no input left), or closes. */
@@ -24,8 +28,14 @@ void fl_http_cache_free(struct fl_worker *w);
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
 
 /* Answers `status` with `why` in the body and Connection: close: for a
- * request that cannot be served (malformed, over a limit, timed out). */
+ * request that cannot be served (malformed, over a limit, timed out). When
+ * even that answer cannot be allocated, the connection closes without one. */
 void fl_http_fail(struct fl_worker *w, struct fl_conn *c, int status, const char *why);
+
+/* Answers 503 "cannot allocate WHAT of BYTES bytes" with Connection: close
+ * and counts the failure by `kind`; if even that answer cannot be
+ * allocated, the connection just closes. */
+void fl_http_unavailable(struct fl_worker *w, struct fl_conn *c, enum fl_oom kind, uint64_t bytes);
 
 /* Frees the request being parsed, if any. */
 void fl_http_reset(struct fl_worker *w, struct fl_conn *c);

@@ -82,9 +82,12 @@ static void release(struct fl_worker *w, struct fl_conn *c)
     fl_http_respond(w, c, 200, "application/json", body, (size_t)n);
 }
 
-static void hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_req *r)
+/* false when the hold cannot be allocated (nothing is held then). */
+static bool hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_req *r)
 {
     struct fl_hold *h = fl_buf_alloc(w, sizeof(*h) + r->hold);
+    if (!h)
+        return false;
     memset(h + 1, 0x33, r->hold); /* resident, like data a session keeps */
     h->bytes = r->hold;
     h->expires = r->hold_for == FL_HOLD_CONN ? FL_HOLD_CONN : c->nreq + r->hold_for;
@@ -94,6 +97,7 @@ static void hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_re
     if (h->expires < c->next_expiry)
         c->next_expiry = h->expires;
     FL_COUNT(&w->ctr, held_bytes, (int64_t)r->hold);
+    return true;
 }
 
 static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size_t qlen)
@@ -113,10 +117,15 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
         respond_text(w, c, 400, err);
         return;
     }
-    if (r.burst)
-        fl_work_burst(w, &r);
-    if (r.hold)
-        hold(w, c, &r);
+    size_t failed = r.burst ? fl_work_burst(w, &r, NULL) : 0;
+    if (failed) {
+        fl_http_unavailable(w, c, FL_OOM_burst, failed);
+        return;
+    }
+    if (r.hold && !hold(w, c, &r)) {
+        fl_http_unavailable(w, c, FL_OOM_hold, r.hold);
+        return;
+    }
     fl_http_respond_fill(w, c, 200, "text/plain", r.resp, fl_work_fill);
 }
 

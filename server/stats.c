@@ -36,6 +36,17 @@ static const struct {
 
 static const char *const kind_names[] = {[KIND_counter] = "counter", [KIND_gauge] = "gauge"};
 
+/* Allocation failures by kind: one labelled family, fraglab_alloc_failures_total. */
+static const char *const alloc_kinds[FL_NOOM] = {
+#define FL_X(kind, what) [FL_OOM_##kind] = #kind,
+    FL_OOM_KINDS(FL_X)
+#undef FL_X
+};
+
+/* A snapshot's columns: the counters, then the failures by kind. */
+#define NCOLS (NCOUNTERS + FL_NOOM)
+#define COL_FAIL(k) (NCOUNTERS + (k))
+
 /* FL_READ wants the field's name, so the index is turned back into one. */
 static int64_t read_counter(const struct fl_counters *c, enum counter_id id)
 {
@@ -55,8 +66,8 @@ static int64_t read_counter(const struct fl_counters *c, enum counter_id id)
  * one snapshot, keeps a document self-consistent: its totals are exactly the
  * sum of its per-worker figures. */
 struct snapshot {
-    int64_t (*w)[NCOUNTERS]; /* [nworkers][NCOUNTERS] */
-    int64_t total[NCOUNTERS];
+    int64_t (*w)[NCOLS]; /* [nworkers][NCOLS] */
+    int64_t total[NCOLS];
 };
 
 static bool snapshot_take(struct snapshot *s, const struct fl_stats_view *v)
@@ -67,10 +78,12 @@ static bool snapshot_take(struct snapshot *s, const struct fl_stats_view *v)
         return false;
     memset(s->total, 0, sizeof(s->total));
     for (int w = 0; w < v->nworkers; w++) {
-        for (int i = 0; i < NCOUNTERS; i++) {
+        for (int i = 0; i < NCOUNTERS; i++)
             s->w[w][i] = read_counter(v->workers[w].ctr, (enum counter_id)i);
+        for (int k = 0; k < FL_NOOM; k++)
+            s->w[w][COL_FAIL(k)] = FL_READ(v->workers[w].ctr, alloc_failures[k]);
+        for (int i = 0; i < NCOLS; i++)
             s->total[i] += s->w[w][i];
-        }
     }
     return true;
 }
@@ -166,11 +179,25 @@ static void json_memory(cJSON *root, const struct fl_alloc_stats *m, bool *ok)
     add_str(o, "frag_basis", m->frag_basis ? m->frag_basis : "n/a", ok);
 }
 
+/* alloc_failures_total (their sum) and alloc_failures: {kind: n}. */
+static void json_alloc_failures(cJSON *o, const int64_t *row, bool *ok)
+{
+    int64_t sum = 0;
+    for (int k = 0; k < FL_NOOM; k++)
+        sum += row[COL_FAIL(k)];
+    add_int(o, "alloc_failures_total", sum, ok);
+    cJSON *by = cJSON_AddObjectToObject(o, "alloc_failures");
+    need(by, ok);
+    for (int k = 0; by && k < FL_NOOM; k++)
+        add_int(by, alloc_kinds[k], row[COL_FAIL(k)], ok);
+}
+
 static void json_totals(cJSON *root, const struct snapshot *s, bool *ok)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "totals");
     for (int i = 0; i < NCOUNTERS; i++)
         add_int(o, counters[i].metric, s->total[i], ok);
+    json_alloc_failures(o, s->total, ok);
     add_real(o, "cross_thread_free_share", cross_thread_share(s), ok);
     add_real(o, "migrations_per_request",
              ratio(s->total[CTR_task_migrations], s->total[CTR_requests]), ok);
@@ -192,6 +219,7 @@ static void json_workers(cJSON *root, const struct fl_stats_view *v, const struc
         need(cJSON_AddBoolToObject(o, "pinned", sw->pinned), ok);
         for (int i = 0; i < NCOUNTERS; i++)
             add_int(o, counters[i].metric, s->w[w][i], ok);
+        json_alloc_failures(o, s->w[w], ok);
         if (!o || !cJSON_AddItemToArray(arr, o)) {
             cJSON_Delete(o); /* not attached, so not freed with the root */
             *ok = false;
@@ -333,6 +361,18 @@ static void prom_counters(struct sbuf *b, const struct fl_stats_view *v, const s
     }
 }
 
+static void prom_alloc_failures(struct sbuf *b, const struct fl_stats_view *v,
+                                const struct snapshot *s)
+{
+    family(b, "alloc_failures_total", "counter",
+           "Allocations a client sized that failed: the request was answered 503 and its "
+           "connection closed");
+    for (int w = 0; w < v->nworkers; w++)
+        for (int k = 0; k < FL_NOOM; k++)
+            put(b, "fraglab_alloc_failures_total{worker=\"%d\",kind=\"%s\"} %" PRId64 "\n",
+                v->workers[w].id, alloc_kinds[k], s->w[w][COL_FAIL(k)]);
+}
+
 static void prom_pinning(struct sbuf *b, const struct fl_stats_view *v)
 {
     family(b, "worker_pinned", "gauge",
@@ -391,6 +431,7 @@ char *fl_stats_prometheus(const struct fl_stats_view *v, size_t *len)
     put_gauge(&b, "uptime_seconds", "Seconds since the server started", v->uptime_s);
     prom_pinning(&b, v);
     prom_counters(&b, v, &s);
+    prom_alloc_failures(&b, v, &s);
     put_gauge(&b, "cross_thread_free_share",
               "Share of buffer frees done on another worker than the allocating one",
               cross_thread_share(&s));

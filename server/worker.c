@@ -180,10 +180,10 @@ static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
     c->ev_data = NULL;
     if (op == FL_OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (cqe->res > 0) {
-            c->ev_data = fl_buf_alloc(w, (size_t)cqe->res);
+        /* A failed copy leaves ev_data NULL with res > 0: the step answers
+         * 503 (conn.c); the ring buffer goes back to the kernel either way. */
+        if (cqe->res > 0 && (c->ev_data = fl_buf_alloc(w, (size_t)cqe->res)))
             memcpy(c->ev_data, fl_bufring_data(&w->rbufs, bid), (size_t)cqe->res);
-        }
         fl__worker_recycle(w, bid);
     }
     w->srv->dispatch(w, c);

@@ -295,10 +295,10 @@ static uint64_t release(struct fl_worker *w, struct live *l)
     return sum;
 }
 
-uint64_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r)
+size_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r, uint64_t *sum_out)
 {
     struct live win[BURST_WINDOW];
-    size_t nlive = 0;
+    size_t nlive = 0, failed = 0;
     uint64_t rng = r->seed, sum = 0;
     uint64_t hi = r->burst_max > r->burst_min ? r->burst_max : r->burst_min;
     for (uint64_t i = 0; i < r->burst; i++) {
@@ -308,13 +308,19 @@ uint64_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r)
             win[j] = win[--nlive];
         }
         size_t size = (size_t)draw(&rng, r->burst_min, hi);
-        struct live *l = &win[nlive++];
-        *l = (struct live){fl_buf_alloc(w, size), size};
-        touch(l->p, size, (unsigned char)(i ^ size));
+        unsigned char *p = fl_buf_alloc(w, size);
+        if (!p) {
+            failed = size;
+            break;
+        }
+        win[nlive++] = (struct live){p, size};
+        touch(p, size, (unsigned char)(i ^ size));
     }
     while (nlive) /* the rest go in reverse, like a parse unwinding */
         sum = sum * 31 + release(w, &win[--nlive]);
-    return sum;
+    if (sum_out)
+        *sum_out = sum;
+    return failed;
 }
 
 /* ---- response body ---- */

@@ -47,9 +47,10 @@ int fl_work_parse(const char *query, size_t len, const struct fl_server_config *
  * burst_max] by a PRNG seeded with `seed` (same seed, same sizes), each
  * touched, all freed through fl_buf_free before returning. At most 16 are
  * live at once, a random one freed to make room, the way a parser drops
- * temporaries. Returns a checksum of the touched bytes so the work cannot
- * be elided. */
-uint64_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r);
+ * temporaries. Returns 0, or the size of the allocation that failed, after
+ * which the burst stops and frees what it took. `*sum` (if not NULL) gets a
+ * checksum of the touched bytes, so the work cannot be elided. */
+size_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r, uint64_t *sum);
 
 /* Fills `dst` with `len` bytes of the response pattern: byte i of the body is
  * 'a' + (i % 26), so a client can verify any response without a copy. */

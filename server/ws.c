@@ -28,10 +28,16 @@
  * keep flowing while a worker is busy. */
 #define TASKS_PER_TURN 64
 
-static void oom(struct fl_worker *w)
+/* A queue that cannot grow (its ring is malloc'd, and the server may be at
+ * its memory limit) must not lose the connections whose completions it was
+ * to carry: the steps run here and now instead, as tpc would run them.
+ * Nothing else is at stake, as a step submits its I/O and returns. */
+static void run_here(struct fl_worker *w, struct fl_conn *const *tasks, unsigned n)
 {
-    fprintf(stderr, "fraglab-server: worker %d: task queue: out of memory\n", w->id);
-    abort();
+    for (unsigned i = 0; i < n; i++) {
+        FL_COUNT(&w->ctr, tasks_run, 1);
+        fl_conn_run(w, tasks[i]);
+    }
 }
 
 /* Wakes `o` if it is parked (any thread); true if this call woke it. */
@@ -59,8 +65,14 @@ static void send_pending(struct fl_worker *w, int target)
 {
     struct fl_ws_pending *p = &w->pending[target];
     struct fl_worker *o = &w->srv->workers[target];
-    if (fl_injector_push_batch(&o->inbox, p->tasks, p->n))
-        oom(w);
+    if (fl_injector_push_batch(&o->inbox, p->tasks, p->n)) {
+        struct fl_conn *tasks[FL_WS_BATCH];
+        unsigned n = p->n;
+        memcpy(tasks, p->tasks, n * sizeof(tasks[0]));
+        p->n = 0; /* emptied before the steps run: no task runs twice */
+        run_here(w, tasks, n);
+        return;
+    }
     p->n = 0;
     wake_if_parked(o);
 }
@@ -70,8 +82,10 @@ static void ws_dispatch(struct fl_worker *w, struct fl_conn *c)
     int target = (int)(fl__worker_rand(w) % (uint64_t)w->srv->nworkers);
     if (target == w->id) {
         int moved = fl_deque_push_or_overflow(&w->deque, c, &w->srv->injector);
-        if (moved < 0)
-            oom(w);
+        if (moved < 0) {
+            run_here(w, &c, 1);
+            return;
+        }
         if (moved > 0) /* half the deque went to the injector: others may take it */
             wake_one(w);
         return;

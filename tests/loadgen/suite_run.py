@@ -44,8 +44,8 @@ SERVER_ARGS = ["--mode", "tpc", "--threads", "2", "--allocator", "glibc"]
 # summary.json, as loadgen/README.md documents it.
 SUMMARY_NUMBERS = (
     "requests", "ok", "mismatches", "throughput_rps", "retried",
-    *(f"errors.{k}" for k in ("total", "connect", "read", "write", "timeout", "status",
-                              "length", "mismatch", "protocol")),
+    *(f"errors.{k}" for k in ("total", "connect", "read", "write", "timeout", "unavailable",
+                              "status", "length", "mismatch", "protocol")),
     *(f"latency_us.{k}" for k in ("p50", "p90", "p99", "p999", "max", "mean", "stddev")),
     "server.pid", "server.rss_peak_bytes", "server.rss_final_bytes",
 )
@@ -54,8 +54,8 @@ PERCENTILES = ("p50", "p90", "p99", "p999", "max")
 
 # timeseries.csv columns, in README order.
 CSV_COLUMNS = (
-    "t_s", "phase", "warmup", "requests", "rps", "errors", "p50_us", "p90_us", "p99_us",
-    "max_us", "rss_bytes", "rss_anon_bytes", "lazyfree_bytes", "anon_huge_bytes",
+    "t_s", "phase", "warmup", "requests", "rps", "errors", "unavailable", "p50_us", "p90_us",
+    "p99_us", "max_us", "rss_bytes", "rss_anon_bytes", "lazyfree_bytes", "anon_huge_bytes",
     "allocated_bytes", "active_bytes", "resident_bytes", "mapped_bytes", "retained_bytes",
     "metadata_bytes", "frag_ratio", "cross_thread_frees", "task_migrations",
     "server_connections", "held_bytes", "server_cpu_ms",

@@ -59,9 +59,10 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-/* Load rows t = 1..8 (t = 1 is warm-up), idle-tail rows t = 9..12. */
+/* Load rows t = 1..8 (t = 1 is warm-up), idle-tail rows t = 9..12. The
+ * summary has errors.unavailable = `unavailable` (none when negative). */
 static void write_run(const char *root, const char *name, const double *rss, int nrows,
-                      bool summary, double rps)
+                      bool summary, double rps, int unavailable)
 {
     char d[1024];
     snprintf(d, sizeof(d), "%s/runs/%s", root, name);
@@ -80,12 +81,14 @@ static void write_run(const char *root, const char *name, const double *rss, int
     fclose(f);
     if (!summary)
         return;
-    char s[1024];
+    char s[1024], errs[64] = "";
+    if (unavailable >= 0)
+        snprintf(errs, sizeof(errs), ", \"errors\": {\"unavailable\": %d}", unavailable);
     snprintf(s, sizeof(s),
              "{\"throughput_rps\": %.1f, \"latency_us\": {\"p99\": 777},"
              " \"server\": {\"allocator\": \"glibc\", \"allocator_version\": \"2.36\","
-             " \"rss_peak_bytes\": 1, \"cross_thread_frees\": 5}}\n",
-             rps);
+             " \"rss_peak_bytes\": 1, \"cross_thread_frees\": 5}%s}\n",
+             rps, errs);
     write_file(d, "summary.json", s);
 }
 
@@ -125,10 +128,10 @@ static void write_fake(const char *root)
     snprintf(d, sizeof(d), "%s/runs", root);
     assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
     write_file(root, "runs.json", runs_json);
-    write_run(root, "tpc-glibc", tpc_glibc, 12, true, 1000);
-    write_run(root, "ws-glibc", ws_glibc, 12, true, 2000);
-    write_run(root, "ws-owner-glibc", owner_glibc, 12, true, 1500);
-    write_run(root, "ws-jemalloc", ws_jemalloc, 3, false, 0);
+    write_run(root, "tpc-glibc", tpc_glibc, 12, true, 1000, 0);
+    write_run(root, "ws-glibc", ws_glibc, 12, true, 2000, 12);
+    write_run(root, "ws-owner-glibc", owner_glibc, 12, true, 1500, -1);
+    write_run(root, "ws-jemalloc", ws_jemalloc, 3, false, 0, -1);
     snprintf(d, sizeof(d), "%s/runs/tpc-jemalloc", root);
     assert_true(mkdir(d, 0777) == 0 || errno == EEXIST);
 }
@@ -701,6 +704,31 @@ static void test_overhead_plot(void **state)
     free(gp);
 }
 
+/* A pairing whose server refused requests for want of memory (503s in its
+ * summary) says so in every output, and its ratios do not compare. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    static const char note[] = "the server refused 12 requests for want of memory (503)";
+    char *csv = slurp(root, "matrix.csv");
+    assert_non_null(csv);
+    assert_true(csv_num(csv, "ws-glibc", "alloc_failures") == 12);
+    assert_true(csv_num(csv, "tpc-glibc", "alloc_failures") == 0);
+    assert_true(isnan(csv_num(csv, "ws-owner-glibc", "alloc_failures"))); /* an older summary */
+    free(csv);
+    cJSON *j = read_json2(root);
+    assert_string_equal(jstr(json_row(j, "ws-glibc"), "alloc_failure_note"), note);
+    assert_null(jstr(json_row(j, "tpc-glibc"), "alloc_failure_note"));
+    const cJSON *x = json_ratio(j, "glibc", "ws/tpc");
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "comparable")));
+    assert_non_null(strstr(jstr(x, "not_comparable_reason"), "for want of memory"));
+    cJSON_Delete(j);
+    char *html = slurp(root, "index.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, note));
+    free(html);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-fake")) {
@@ -717,7 +745,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_missing_dir),      cmocka_unit_test(test_plot_colours),
         cmocka_unit_test(test_overhead_figures), cmocka_unit_test(test_drift),
         cmocka_unit_test(test_comparable),       cmocka_unit_test(test_allocator_detail),
-        cmocka_unit_test(test_overhead_plot),
+        cmocka_unit_test(test_overhead_plot),    cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

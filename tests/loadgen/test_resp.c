@@ -196,6 +196,27 @@ static void test_wrong_status(void **state)
     assert_string_equal(fl_resp_result_name(FL_RESP_STATUS), "status");
 }
 
+/* fraglab-server's answer when it cannot allocate: a 503 with its reason
+ * and Connection: close is its own verdict, not a wrong status, though its
+ * body is neither the pattern nor its length. */
+static void test_unavailable(void **state)
+{
+    (void)state;
+    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 63\r\nConnection: close\r\n\r\n"
+                               "503 Service Unavailable: cannot allocate hold of 1048576 bytes\n";
+    size_t n = sizeof(r503) - 1, used;
+    struct fl_resp_expect want = {.status = 200, .body = FL_RESP_BODY_PATTERN, .len = 16};
+    struct fl_resp r;
+    fl_resp_init(&r);
+    fl_resp_expect(&r, &want);
+    assert_int_equal(feed_steps(&r, r503, n, n, &used), FL_RESP_UNAVAILABLE);
+    assert_int_equal(used, n);
+    assert_int_equal(r.status, 503);
+    assert_false(fl_resp_keep_alive(&r));
+    assert_string_equal(fl_resp_result_name(FL_RESP_UNAVAILABLE), "unavailable");
+}
+
 static void test_wrong_length(void **state)
 {
     (void)state;
@@ -425,6 +446,7 @@ static void test_result_names(void **state)
     (void)state;
     assert_string_equal(fl_resp_result_name(FL_RESP_MORE), "more");
     assert_string_equal(fl_resp_result_name(FL_RESP_OK), "ok");
+    assert_string_equal(fl_resp_result_name(FL_RESP_UNAVAILABLE), "unavailable");
     assert_string_equal(fl_resp_result_name(FL_RESP_STATUS), "status");
     assert_string_equal(fl_resp_result_name(FL_RESP_LENGTH), "length");
     assert_string_equal(fl_resp_result_name(FL_RESP_MISMATCH), "mismatch");
@@ -434,12 +456,19 @@ static void test_result_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pattern_ok),   cmocka_unit_test(test_pattern_mismatch),
-        cmocka_unit_test(test_echo),         cmocka_unit_test(test_wrong_status),
-        cmocka_unit_test(test_wrong_length), cmocka_unit_test(test_continue_then_ok),
-        cmocka_unit_test(test_pipelined),    cmocka_unit_test(test_keep_alive),
-        cmocka_unit_test(test_head),         cmocka_unit_test(test_protocol),
-        cmocka_unit_test(test_chunked),      cmocka_unit_test(test_result_names),
+        cmocka_unit_test(test_pattern_ok),
+        cmocka_unit_test(test_pattern_mismatch),
+        cmocka_unit_test(test_echo),
+        cmocka_unit_test(test_wrong_status),
+        cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_wrong_length),
+        cmocka_unit_test(test_continue_then_ok),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_protocol),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_result_names),
     };
     return cmocka_run_group_tests(tests, setup_guard, NULL);
 }

@@ -44,6 +44,10 @@ static void fill_counters(void)
         FL_COUNTERS(FL_X)
 #undef FL_X
     }
+    /* Allocation failures: worker w, kind j has 10 * j + w (hold 0 and 1). */
+    for (int w = 0; w < NW; w++)
+        for (int j = 0; j < FL_NOOM; j++)
+            atomic_store(&fx.ctr[w].alloc_failures[j], 10 * j + w);
     atomic_store(&fx.ctr[0].requests, 100);
     atomic_store(&fx.ctr[1].requests, 50);
     atomic_store(&fx.ctr[0].buffer_frees, 40);
@@ -464,6 +468,34 @@ static void test_prom_info_escaped(void **state)
     free(text);
 }
 
+/* Failures by kind under totals and each worker, and their sum; /metrics
+ * has one labelled counter family for them. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"hold",   "burst", "response", "body",
+                                        "target", "input", "echo",     "conn_state"};
+    assert_int_equal(sizeof(kinds) / sizeof(kinds[0]), FL_NOOM);
+    cJSON *root = render_json();
+    const cJSON *t = get(root, "totals");
+    double all = 0;
+    for (int k = 0; k < FL_NOOM; k++) {
+        assert_num(get(t, "alloc_failures"), kinds[k], 20 * k + 1); /* 10k + 0 + 10k + 1 */
+        all += 20 * k + 1;
+    }
+    assert_num(t, "alloc_failures_total", all);
+    const cJSON *w1 = cJSON_GetArrayItem(get(root, "workers"), 1);
+    assert_num(get(w1, "alloc_failures"), "conn_state", 10 * FL_OOM_conn_state + 1);
+    cJSON_Delete(root);
+    char *text = render_prom();
+    assert_true(has_line(text, "# TYPE fraglab_alloc_failures_total counter"));
+    for (int w = 0; w < NW; w++)
+        for (int k = 0; k < FL_NOOM; k++)
+            assert_true(has_line(text, "fraglab_alloc_failures_total{worker=\"%d\",kind=\"%s\"} %d",
+                                 w, kinds[k], 10 * k + w));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup(test_json_ratios_without_events, setup),
         cmocka_unit_test_setup(test_prom_well_formed, setup),
         cmocka_unit_test_setup(test_prom_counters, setup),
+        cmocka_unit_test_setup(test_alloc_failures, setup),
         cmocka_unit_test_setup(test_prom_memory, setup),
         cmocka_unit_test_setup(test_prom_info_escaped, setup),
     };

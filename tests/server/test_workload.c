@@ -40,6 +40,7 @@ static struct {
     void *live[MAX_LIVE];
     size_t nlive, max_live;
     uint64_t allocs_at_first_free; /* 0 until a free happens */
+    uint64_t fail_at;              /* this allocation (1-based) returns NULL; 0: none */
 } rec;
 
 static struct fl_worker worker = {7};
@@ -55,7 +56,8 @@ void *fl_buf_alloc(struct fl_worker *w, size_t size)
     assert_true(rec.nlive < MAX_LIVE);
     if (rec.allocs < MAX_SIZES)
         rec.sizes[rec.allocs] = size;
-    rec.allocs++;
+    if (++rec.allocs == rec.fail_at)
+        return NULL;
     void *p = malloc(size ? size : 1);
     assert_non_null(p);
     rec.live[rec.nlive++] = p;
@@ -387,7 +389,7 @@ static void test_burst_counts_and_sizes(void **state)
 {
     (void)state;
     struct fl_work_req r = burst_req(1000, 16, 1024, 1);
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     assert_int_equal(rec.allocs, 1000);
     assert_int_equal(rec.frees, 1000);
     assert_int_equal(rec.nlive, 0);
@@ -402,7 +404,7 @@ static void test_burst_zero_does_nothing(void **state)
 {
     (void)state;
     struct fl_work_req r = burst_req(0, 16, 1024, 1);
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     assert_int_equal(rec.allocs, 0);
     assert_int_equal(rec.frees, 0);
 }
@@ -413,7 +415,7 @@ static void test_burst_small_counts(void **state)
     for (uint64_t n = 1; n <= 40; n++) {
         rec_reset();
         struct fl_work_req r = burst_req(n, 1, 100, n);
-        fl_work_burst(&worker, &r);
+        fl_work_burst(&worker, &r, NULL);
         assert_int_equal(rec.allocs, n);
         assert_int_equal(rec.frees, n);
         assert_int_equal(rec.nlive, 0);
@@ -424,7 +426,7 @@ static void test_burst_covers_range(void **state)
 {
     (void)state;
     struct fl_work_req r = burst_req(2000, 3, 6, 99);
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     unsigned seen[7] = {0};
     for (size_t i = 0; i < 2000; i++) {
         assert_in_range(rec.sizes[i], 3, 6);
@@ -434,7 +436,7 @@ static void test_burst_covers_range(void **state)
         assert_in_range(seen[s], 400, 600);
     rec_reset();
     r = burst_req(50, 4096, 4096, 5); /* one size */
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     for (size_t i = 0; i < 50; i++)
         assert_int_equal(rec.sizes[i], 4096);
 }
@@ -444,7 +446,7 @@ static void test_burst_large_sizes(void **state)
 {
     (void)state;
     struct fl_work_req r = burst_req(200, 257, 64 * KiB, 3);
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     assert_int_equal(rec.allocs, 200);
     assert_int_equal(rec.frees, 200);
 }
@@ -455,16 +457,38 @@ static void test_burst_same_seed_same_sizes(void **state)
     enum { N = 500 };
     static size_t first[N];
     struct fl_work_req r = burst_req(N, 16, 1024, 12345);
-    uint64_t sum1 = fl_work_burst(&worker, &r);
+    uint64_t sum1 = 0, sum2 = 0;
+    fl_work_burst(&worker, &r, &sum1);
     memcpy(first, rec.sizes, sizeof(first));
     rec_reset();
-    uint64_t sum2 = fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, &sum2);
     assert_memory_equal(first, rec.sizes, sizeof(first));
     assert_int_equal(sum1, sum2);
     rec_reset();
     r.seed = 12346;
-    fl_work_burst(&worker, &r);
+    fl_work_burst(&worker, &r, NULL);
     assert_memory_not_equal(first, rec.sizes, sizeof(first));
+}
+/* Out of memory midway (with the window full, and at the first
+ * allocation): the burst stops, names the size that failed, and frees every
+ * allocation it took. */
+static void test_burst_failure_frees_all(void **state)
+{
+    (void)state;
+    uint64_t at[] = {1, 2, 10, 17, 40};
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        rec_reset();
+        rec.fail_at = at[i];
+        struct fl_work_req r = burst_req(100, 16, 1024, 7);
+        size_t failed = fl_work_burst(&worker, &r, NULL);
+        assert_int_equal(failed, rec.sizes[at[i] - 1]);
+        assert_int_equal(rec.allocs, at[i]);
+        assert_int_equal(rec.frees, at[i] - 1);
+        assert_int_equal(rec.nlive, 0);
+    }
+    rec_reset();
+    struct fl_work_req r = burst_req(100, 16, 1024, 7);
+    assert_int_equal(fl_work_burst(&worker, &r, NULL), 0);
 }
 
 /* ---- fill ---- */
@@ -525,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup(test_burst_covers_range, setup),
         cmocka_unit_test_setup(test_burst_large_sizes, setup),
         cmocka_unit_test_setup(test_burst_same_seed_same_sizes, setup),
+        cmocka_unit_test_setup(test_burst_failure_frees_all, setup),
         cmocka_unit_test_setup(test_fill_pattern, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
