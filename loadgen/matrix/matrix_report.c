@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "matrix_report_internal.h"
 
@@ -298,23 +299,87 @@ static int ratios(struct fl__mr_report *r)
     return 0;
 }
 
-static int load(struct fl__mr_report *r, char *err, size_t errlen)
+/* DIR's last path component (of its real path when there is one). */
+static void folder_name(const char *dir, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    const char *d = realpath(dir, real) ? real : dir;
+    size_t n = strlen(d);
+    while (n > 1 && d[n - 1] == '/')
+        n--;
+    const char *base = d + n;
+    while (base > d && base[-1] != '/')
+        base--;
+    snprintf(out, len, "%.*s", (int)(d + n - base), base);
+}
+
+/* One run's folder (`run --out`: timeseries.csv, summary.json, no
+ * runs.json) reported as a matrix of that one run: the runs.json the matrix
+ * would have written for it, from its summary.json (mode, allocator,
+ * whether it was interrupted; "partial" without one). NULL when DIR holds
+ * neither file. */
+static cJSON *single_run(const char *dir)
+{
+    char path[PATH_MAX], name[256];
+    snprintf(path, sizeof(path), "%s/summary.json", dir);
+    cJSON *sum = read_json(path);
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    if (!sum && access(path, F_OK) != 0)
+        return NULL;
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(sum, "server");
+    const char *mode = jstr(sv, "mode"), *policy = jstr(sv, "free_policy");
+    const char *alloc = jstr(sv, "allocator");
+    bool owner = mode && policy && !strcmp(mode, "ws") && !strcmp(policy, "owner");
+    const cJSON *interrupted = cJSON_GetObjectItemCaseSensitive(sum, "interrupted");
+    folder_name(dir, name, sizeof(name));
+    cJSON *root = cJSON_CreateObject(), *run = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "runs"), run);
+    cJSON_AddStringToObject(run, "name", name);
+    cJSON_AddStringToObject(run, "mode", owner ? "ws-owner" : mode && *mode ? mode : "unknown");
+    cJSON_AddStringToObject(run, "free_policy", policy && *policy ? policy : "unknown");
+    cJSON_AddStringToObject(run, "allocator", alloc && *alloc ? alloc : "unknown");
+    cJSON_AddStringToObject(run, "allocator_spec", alloc && *alloc ? alloc : "unknown");
+    cJSON_AddStringToObject(run, "dir", ".");
+    cJSON_AddStringToObject(run, "status",
+                            !sum                        ? "partial"
+                            : cJSON_IsTrue(interrupted) ? "interrupted"
+                                                        : "ok");
+    cJSON_AddNullToObject(run, "error");
+    cJSON_Delete(sum);
+    return root;
+}
+
+/* DIR/runs.json, or the one run of a run's folder, into r->runs_json. */
+static int read_runs(struct fl__mr_report *r, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/runs.json", r->dir);
     char *text = fl__mr_slurp(path);
+    if (!text && errno == ENOENT && (r->runs_json = single_run(r->dir)))
+        return 0;
     if (!text) {
         int e = errno;
-        seterr(err, errlen, "%s: %s", path, strerror(e));
+        seterr(err, errlen,
+               "%s: %s (DIR is a `fraglab-loadgen matrix` folder with runs.json, or one run's "
+               "folder with timeseries.csv and summary.json)",
+               path, strerror(e));
         return -e;
     }
     r->runs_json = cJSON_Parse(text);
     free(text);
-    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
-    if (!cJSON_IsArray(runs)) {
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs"))) {
         seterr(err, errlen, "%s: not a matrix folder's runs.json (no \"runs\" array)", path);
         return -EINVAL;
     }
+    return 0;
+}
+
+static int load(struct fl__mr_report *r, char *err, size_t errlen)
+{
+    int rc = read_runs(r, err, errlen);
+    if (rc)
+        return rc;
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
     r->manifest = cJSON_GetObjectItemCaseSensitive(r->runs_json, "manifest");
     r->summaries = cJSON_CreateArray();
     r->runs = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof(*r->runs));
