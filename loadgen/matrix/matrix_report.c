@@ -333,7 +333,12 @@ static cJSON *single_run(const char *dir)
     const cJSON *interrupted = cJSON_GetObjectItemCaseSensitive(sum, "interrupted");
     folder_name(dir, name, sizeof(name));
     cJSON *root = cJSON_CreateObject(), *run = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "runs"), run);
+    if (!run || !cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "runs"), run)) {
+        cJSON_Delete(run);
+        cJSON_Delete(root);
+        cJSON_Delete(sum);
+        return NULL;
+    }
     cJSON_AddStringToObject(run, "name", name);
     cJSON_AddStringToObject(run, "mode", owner ? "ws-owner" : mode && *mode ? mode : "unknown");
     cJSON_AddStringToObject(run, "free_policy", policy && *policy ? policy : "unknown");
