@@ -2,8 +2,9 @@
  * writes them (report.c) and the matrix report reads them back by name
  * (matrix/matrix_report_series.c). A column added or renamed here reaches
  * both; the writer's switch over enum fl_lg_col does not build until the new
- * column has a value. The order is the CSV's: append, never reorder (users'
- * scripts and the tests pin the header). */
+ * column has a value. The order is the CSV's and the tests pin it: a new
+ * column goes at the end of its group, never between existing ones (readers,
+ * ours and users' scripts, find columns by header name). */
 #ifndef FL_LOADGEN_COLUMNS_H
 #define FL_LOADGEN_COLUMNS_H
 
