@@ -10,72 +10,123 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* The server's memory figures of a row, in CSV order: the allocator layer's
- * list, X(field, metric, help), each figure a column named <field>_bytes.
- * Readers find columns by header name; new figures append to this group. */
-#define FL_LG_SAMPLE_COLUMNS(X) FL_ALLOC_STATS_FIELDS(X)
-
-/* The figures after frag_ratio: column, field. */
-#define FL_LG_SAMPLE_COLUMNS_LATE(X)                                                               \
-    X(cross_thread_frees, cross_thread_frees)                                                      \
-    X(task_migrations, task_migrations)                                                            \
-    X(server_connections, connections_open)                                                        \
-    X(held_bytes, held_bytes)                                                                      \
-    X(server_cpu_ms, cpu_ms)
+#include "columns.h"
 
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {
-    fputs("t_s,phase,warmup,requests,rps,errors,unavailable,p50_us,p90_us,p99_us,max_us", f);
-#define FL_X(field, metric, help) fputs("," #field "_bytes", f);
-    FL_LG_SAMPLE_COLUMNS(FL_X)
-#undef FL_X
-    fputs(",frag_ratio", f);
-#define FL_X(col, field) fputs("," #col, f);
-    FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
-#undef FL_X
-    for (size_t i = 0; pops && i < pops->npopulations; i++) {
-        const char *n = pops->populations[i].name;
-        fprintf(f, ",pop_%s_open,pop_%s_opened,pop_%s_requests", n, n, n);
-    }
+    for (int c = 0; c < FL_LG_NCOLS; c++)
+        fprintf(f, "%s%s", c ? "," : "", fl_lg_csv_names[c]);
+    for (size_t i = 0; pops && i < pops->npopulations; i++)
+        for (int k = 0; k < FL_LG_NPOPCOLS; k++)
+            fprintf(f, ",pop_%s_%s", pops->populations[i].name, fl_lg_csv_pop_suffixes[k]);
     fputc('\n', f);
     fflush(f);
 }
 
-static void cell(FILE *f, int64_t v)
+/* Cell values; an unknown figure is an empty cell. */
+static void put_count(FILE *f, int64_t v)
 {
-    if (v == FL_NA)
-        fputc(',', f);
-    else
-        fprintf(f, ",%" PRId64, v);
+    if (v != FL_NA)
+        fprintf(f, "%" PRId64, v);
+}
+
+static void put_ratio(FILE *f, double v)
+{
+    if (!isnan(v))
+        fprintf(f, "%.4f", v);
+}
+
+static int64_t percentile(const struct fl_hist *h, double p)
+{
+    return fl_hist_count(h) > 0 ? fl_hist_value_at_percentile(h, p) : FL_NA;
+}
+
+/* One fixed cell, without its separator. The switch names every column of
+ * columns.h (-Wswitch): a column added there does not build until it has a
+ * value here. */
+static void put_cell(FILE *f, enum fl_lg_col c, const struct fl_lg_row *r)
+{
+    const struct fl_lg_tally *t = r->tally;
+    const struct fl_lg_sample *s = r->sample;
+    switch (c) {
+    case FL_LG_COL_t_s:
+        fprintf(f, "%.3f", r->t_s);
+        return;
+    case FL_LG_COL_phase:
+        fputs(r->phase, f);
+        return;
+    case FL_LG_COL_warmup:
+        fputc(r->warmup ? '1' : '0', f);
+        return;
+    case FL_LG_COL_requests:
+        fprintf(f, "%" PRIu64, t->c.requests);
+        return;
+    case FL_LG_COL_rps:
+        fprintf(f, "%.1f", r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0);
+        return;
+    case FL_LG_COL_errors:
+        fprintf(f, "%" PRIu64, fl_lg_counts_errors(&t->c));
+        return;
+    case FL_LG_COL_unavailable:
+        fprintf(f, "%" PRIu64, t->c.errors[FL_LG_ERR_unavailable]);
+        return;
+    case FL_LG_COL_p50_us:
+        put_count(f, percentile(&t->lat, 50));
+        return;
+    case FL_LG_COL_p90_us:
+        put_count(f, percentile(&t->lat, 90));
+        return;
+    case FL_LG_COL_p99_us:
+        put_count(f, percentile(&t->lat, 99));
+        return;
+    case FL_LG_COL_max_us:
+        put_count(f, fl_hist_count(&t->lat) > 0 ? fl_hist_max(&t->lat) : FL_NA);
+        return;
+#define MEMORY(field, metric, help)                                                                \
+    case FL_LG_COL_##field##_bytes:                                                                \
+        put_count(f, s->field);                                                                    \
+        return;
+        FL_LG_CSV_MEMORY(MEMORY)
+#undef MEMORY
+#define SERVER(col, field, kind)                                                                   \
+    case FL_LG_COL_##col:                                                                          \
+        put_##kind(f, s->field);                                                                   \
+        return;
+        FL_LG_CSV_SERVER(SERVER)
+#undef SERVER
+    case FL_LG_NCOLS:
+        return;
+    }
+}
+
+/* A population's cells, FL_LG_CSV_POP's suffixes. */
+static uint64_t pop_open(const struct fl_lg_tally *t, size_t i)
+{
+    return t->pop_open[i];
+}
+
+static uint64_t pop_opened(const struct fl_lg_tally *t, size_t i)
+{
+    return t->c.pop_opened[i];
+}
+
+static uint64_t pop_requests(const struct fl_lg_tally *t, size_t i)
+{
+    return t->c.pop_requests[i];
 }
 
 int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r)
 {
-    const struct fl_lg_tally *t = r->tally;
-    const struct fl_hist *h = &t->lat;
-    bool any = fl_hist_count(h) > 0;
-    fprintf(f, "%.3f,%s,%d,%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64, r->t_s, r->phase,
-            r->warmup ? 1 : 0, t->c.requests,
-            r->seconds > 0 ? (double)t->c.requests / r->seconds : 0.0, fl_lg_counts_errors(&t->c),
-            t->c.errors[FL_LG_ERR_unavailable]);
-    cell(f, any ? fl_hist_value_at_percentile(h, 50) : FL_NA);
-    cell(f, any ? fl_hist_value_at_percentile(h, 90) : FL_NA);
-    cell(f, any ? fl_hist_value_at_percentile(h, 99) : FL_NA);
-    cell(f, any ? fl_hist_max(h) : FL_NA);
-    const struct fl_lg_sample *s = r->sample;
-#define FL_X(field, metric, help) cell(f, s->field);
-    FL_LG_SAMPLE_COLUMNS(FL_X)
+    for (int c = 0; c < FL_LG_NCOLS; c++) {
+        if (c)
+            fputc(',', f);
+        put_cell(f, (enum fl_lg_col)c, r);
+    }
+    for (size_t i = 0; i < r->npop; i++) {
+#define FL_X(suffix) fprintf(f, ",%" PRIu64, pop_##suffix(r->tally, i));
+        FL_LG_CSV_POP(FL_X)
 #undef FL_X
-    if (isnan(s->frag_ratio))
-        fputc(',', f);
-    else
-        fprintf(f, ",%.4f", s->frag_ratio);
-#define FL_X(col, field) cell(f, s->field);
-    FL_LG_SAMPLE_COLUMNS_LATE(FL_X)
-#undef FL_X
-    for (size_t i = 0; i < r->npop; i++)
-        fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, t->pop_open[i], t->c.pop_opened[i],
-                t->c.pop_requests[i]);
+    }
     fputc('\n', f);
     return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }

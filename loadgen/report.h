@@ -21,8 +21,8 @@ struct fl_lg_row {
     size_t npop; /* populations with columns of their own (0 under --path) */
 };
 
-/* The header: the fixed columns, then open, opened and requests of each of
- * `pops`'s populations (none when `pops` is NULL). */
+/* The header: the fixed columns (columns.h), then open, opened and requests
+ * of each of `pops`'s populations (none when `pops` is NULL). */
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops);
 /* Writes and flushes one row; 0 or -EIO. */
 int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r);

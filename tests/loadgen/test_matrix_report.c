@@ -729,6 +729,56 @@ static void test_alloc_failures(void **state)
     free(html);
 }
 
+/* `report DIR` on one run's folder (no runs.json) reports that run; on a
+ * folder that is neither kind it says what DIR should hold. */
+static void test_single_run(void **state)
+{
+    (void)state;
+    char dir[300], run[400], partial[400], cmd[1300], err[512] = "";
+    snprintf(dir, sizeof(dir), "%s-single", root);
+    write_fake(dir); /* its runs/ folder; runs.json is not read below */
+    write_run(dir, "tpc-glibc", tpc_glibc, 12, true, 1000, -1);
+    snprintf(run, sizeof(run), "%s/runs/tpc-glibc", dir);
+    assert_int_equal(fl_lg_report_dir(run, false, NULL, err, sizeof(err)), 0);
+    char *csv = slurp(run, "matrix.csv");
+    assert_non_null(csv);
+    char b[256];
+    assert_true(csv_cell(csv, "tpc-glibc", "status", b, sizeof(b)));
+    assert_string_equal(b, "ok");
+    assert_true(csv_cell(csv, "tpc-glibc", "allocator", b, sizeof(b)));
+    assert_string_equal(b, "glibc");
+    assert_true(csv_num(csv, "tpc-glibc", "rss_peak_bytes") == 51 * MIB);
+    assert_true(csv_num(csv, "tpc-glibc", "rss_after_idle_bytes") == 20 * MIB);
+    assert_true(csv_num(csv, "tpc-glibc", "throughput_rps") == 1000);
+    free(csv);
+    char *html = slurp(run, "index.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "tpc-glibc"));
+    free(html);
+    char *argv[] = {"report", run, "--no-plots", NULL};
+    assert_int_equal(fl_lg_cmd_report(3, argv), 0);
+
+    /* A run still under way (no summary.json): its rows, marked partial. */
+    write_run(dir, "ws-partial", ws_glibc, 8, false, 0, -1);
+    snprintf(partial, sizeof(partial), "%s/runs/ws-partial", dir);
+    assert_int_equal(fl_lg_report_dir(partial, false, NULL, err, sizeof(err)), 0);
+    csv = slurp(partial, "matrix.csv");
+    assert_non_null(csv);
+    assert_true(csv_cell(csv, "ws-partial", "status", b, sizeof(b)));
+    assert_string_equal(b, "partial");
+    assert_true(csv_num(csv, "ws-partial", "rss_peak_bytes") == 92 * MIB);
+    free(csv);
+
+    /* Neither kind: one line saying what DIR should hold. */
+    snprintf(run, sizeof(run), "%s/runs", dir);
+    assert_true(fl_lg_report_dir(run, false, NULL, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "runs.json: No such file or directory"));
+    assert_non_null(strstr(err, "timeseries.csv"));
+    assert_null(strchr(err, '\n'));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-fake")) {
@@ -746,6 +796,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_overhead_figures), cmocka_unit_test(test_drift),
         cmocka_unit_test(test_comparable),       cmocka_unit_test(test_allocator_detail),
         cmocka_unit_test(test_overhead_plot),    cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_single_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,10 +20,13 @@
 
 #include "matrix_report_internal.h"
 
-#define FL_X(col, drawn) #col,
+#define FL_X(field, drawn) #field "_bytes",
 const char *const fl__mr_detail_names[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
 #undef FL_X
-#define FL_X(col, drawn) drawn,
+#define FL_X(field, drawn) FL_LG_COL_##field##_bytes,
+const int fl__mr_detail_cols[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
+#undef FL_X
+#define FL_X(field, drawn) drawn,
 const bool fl__mr_detail_drawn[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
 #undef FL_X
 
@@ -47,9 +50,9 @@ static double median_of(double *w, size_t n)
 static bool serving(const struct fl__mr_series *s, size_t i)
 {
     double *const *v = s->v;
-    if (v[FL__MR_C_PHASE][i] > 0 || v[FL__MR_C_WARM][i] > 0)
+    if (v[FL__MR_C_IDLE][i] > 0 || v[FL_LG_COL_warmup][i] > 0)
         return false;
-    return s->col[FL__MR_C_RPS] ? v[FL__MR_C_RPS][i] > 0 : v[FL__MR_C_REQ][i] > 0;
+    return s->col[FL_LG_COL_rps] ? v[FL_LG_COL_rps][i] > 0 : v[FL_LG_COL_requests][i] > 0;
 }
 
 /* The least-squares slope of the known values of y over rows[0..n), over
@@ -78,7 +81,7 @@ static double drift(const double *y, const size_t *rows, size_t n)
 static void phase_drifts(const struct fl__mr_series *s, struct fl__mr_run *run, const size_t *load,
                          size_t nload, size_t *rows)
 {
-    const double *alloc = s->v[FL__MR_C_ALLOC], *pid = s->v[FL__MR_C_PHASE_ID];
+    const double *alloc = s->v[FL_LG_COL_allocated_bytes], *pid = s->v[FL__MR_C_PHASE_ID];
     run->worst_drift = run->live_drift;
     for (int p = 0; p < s->nphases; p++) {
         size_t n = 0, m = 0;
@@ -104,25 +107,26 @@ static void steady(const struct fl__mr_series *s, struct fl__mr_run *run, const 
     double *const *v = s->v;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (!isnan(v[FL__MR_C_ALLOC][rows[i]]))
-            w[m++] = v[FL__MR_C_ALLOC][rows[i]];
+        if (!isnan(v[FL_LG_COL_allocated_bytes][rows[i]]))
+            w[m++] = v[FL_LG_COL_allocated_bytes][rows[i]];
     run->live = median_of(w, m);
     m = 0;
     for (size_t i = 0; i < n; i++)
-        if (!isnan(v[FL__MR_C_ALLOC][rows[i]]) && !isnan(v[FL__MR_C_RSS][rows[i]]))
-            w[m++] = v[FL__MR_C_RSS][rows[i]] - v[FL__MR_C_ALLOC][rows[i]];
+        if (!isnan(v[FL_LG_COL_allocated_bytes][rows[i]]) &&
+            !isnan(v[FL_LG_COL_rss_bytes][rows[i]]))
+            w[m++] = v[FL_LG_COL_rss_bytes][rows[i]] - v[FL_LG_COL_allocated_bytes][rows[i]];
     run->over_steady = median_of(w, m);
     m = 0;
     for (size_t i = 0; i < n; i++)
-        if (!isnan(v[FL__MR_C_RSS][rows[i]]))
-            w[m++] = v[FL__MR_C_RSS][rows[i]];
+        if (!isnan(v[FL_LG_COL_rss_bytes][rows[i]]))
+            w[m++] = v[FL_LG_COL_rss_bytes][rows[i]];
     if (m) /* RSS steady over the same rows as the overhead it is read with */
         run->rss_steady = median_of(w, m);
     for (int k = 0; k < FL__MR_NDETAIL; k++) {
         m = 0;
         for (size_t i = 0; i < n; i++)
-            if (!isnan(v[FL__MR_C_DETAIL + k][rows[i]]))
-                w[m++] = v[FL__MR_C_DETAIL + k][rows[i]];
+            if (!isnan(v[fl__mr_detail_cols[k]][rows[i]]))
+                w[m++] = v[fl__mr_detail_cols[k]][rows[i]];
         run->detail[k] = median_of(w, m);
     }
 }
@@ -138,29 +142,28 @@ static bool any(const struct fl__mr_series *s, int c)
 /* overhead.png's columns and the top of its stack (and of its lines). */
 static void stack(const struct fl__mr_series *s, struct fl__mr_run *run)
 {
-    static const int basis[] = {FL__MR_C_RES, FL__MR_C_MAPPED, FL__MR_C_ANON};
+    static const int basis[] = {FL_LG_COL_resident_bytes, FL_LG_COL_mapped_bytes,
+                                FL_LG_COL_rss_anon_bytes};
     int h = -1;
     for (size_t b = 0; b < sizeof(basis) / sizeof(basis[0]) && h < 0; b++)
         if (any(s, basis[b]))
             h = basis[b];
     run->col_heap = h >= 0 ? s->col[h] : 0;
-    run->heap_basis = h == FL__MR_C_RES      ? "resident_bytes"
-                      : h == FL__MR_C_MAPPED ? "mapped_bytes"
-                      : h == FL__MR_C_ANON   ? "rss_anon_bytes"
-                                             : NULL;
+    run->heap_basis = h >= 0 ? fl_lg_csv_names[h] : NULL;
     for (int k = 0; k < FL__MR_NDETAIL; k++)
-        run->col_detail[k] =
-            fl__mr_detail_drawn[k] && any(s, FL__MR_C_DETAIL + k) ? s->col[FL__MR_C_DETAIL + k] : 0;
+        run->col_detail[k] = fl__mr_detail_drawn[k] && any(s, fl__mr_detail_cols[k])
+                                 ? s->col[fl__mr_detail_cols[k]]
+                                 : 0;
     run->stack_max = 0;
     for (size_t i = 0; i < s->n; i++) {
-        double a = s->v[FL__MR_C_ALLOC][i], r = s->v[FL__MR_C_RSS][i];
+        double a = s->v[FL_LG_COL_allocated_bytes][i], r = s->v[FL_LG_COL_rss_bytes][i];
         double heap = h >= 0 ? fmin(s->v[h][i], r) : r; /* at most RSS, as drawn */
         if (isnan(a) || isnan(r) || isnan(heap))
             continue;
         run->stack_max = fmax(run->stack_max, a + fmax(0, heap - a) + fmax(0, r - heap));
         for (int k = 0; k < FL__MR_NDETAIL; k++)
-            if (run->col_detail[k] && !isnan(s->v[FL__MR_C_DETAIL + k][i]))
-                run->stack_max = fmax(run->stack_max, s->v[FL__MR_C_DETAIL + k][i]);
+            if (run->col_detail[k] && !isnan(s->v[fl__mr_detail_cols[k]][i]))
+                run->stack_max = fmax(run->stack_max, s->v[fl__mr_detail_cols[k]][i]);
     }
 }
 
@@ -168,9 +171,9 @@ void fl__mr_overhead(const struct fl__mr_series *s, struct fl__mr_run *run, size
 {
     double *const *v = s->v;
     if (at != SIZE_MAX)
-        run->over_peak = v[FL__MR_C_RSS][at] - v[FL__MR_C_ALLOC][at];
+        run->over_peak = v[FL_LG_COL_rss_bytes][at] - v[FL_LG_COL_allocated_bytes][at];
     if (idle != SIZE_MAX)
-        run->over_idle = v[FL__MR_C_RSS][idle] - v[FL__MR_C_ALLOC][idle];
+        run->over_idle = v[FL_LG_COL_rss_bytes][idle] - v[FL_LG_COL_allocated_bytes][idle];
     stack(s, run);
     size_t *load = malloc((s->n + 1) * sizeof(size_t));
     size_t *rows = malloc((s->n + 1) * sizeof(size_t));
@@ -182,7 +185,7 @@ void fl__mr_overhead(const struct fl__mr_series *s, struct fl__mr_run *run, size
     if (nload) {
         size_t from = nload / 2, n = nload - from - 1;
         steady(s, run, load + from, n, w);
-        run->live_drift = drift(v[FL__MR_C_ALLOC], load + from, n);
+        run->live_drift = drift(v[FL_LG_COL_allocated_bytes], load + from, n);
         phase_drifts(s, run, load, nload, rows);
     }
     free(load);

@@ -266,21 +266,32 @@ static void add_manifest(cJSON *root, const struct mopts *o, int argc, char **ar
         cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));
 }
 
+/* A matrix under way: what runs.json holds besides its manifest. */
+struct matrix {
+    const struct mopts *o;
+    int argc;
+    char **argv;
+    char name[FL_SCENARIO_NAME_MAX];   /* the scenario's */
+    uint64_t duration, idle, interval; /* ns, as `run` will apply them */
+    char dir[PATH_MAX], started_at[32], loadgen[PATH_MAX], server[PATH_MAX];
+    struct pairing *pairs;
+    int n;
+};
+
 /* DIR/runs.json: what the report reads; rewritten as pairings start and end. */
-static int write_runs(const char *dir, const struct mopts *o, const char *scenario_name,
-                      double duration_s, double idle_s, double interval_s, const char *started_at,
-                      const struct pairing *p, int n, int argc, char **argv)
+static int write_runs(const struct matrix *mx)
 {
+    const struct pairing *p = mx->pairs;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "scenario", scenario_name);
-    cJSON_AddStringToObject(root, "scenario_file", o->scenario);
-    cJSON_AddNumberToObject(root, "duration_s", duration_s);
-    cJSON_AddNumberToObject(root, "idle_s", idle_s);
-    cJSON_AddNumberToObject(root, "interval_s", interval_s);
-    cJSON_AddStringToObject(root, "started_at", started_at);
-    add_manifest(root, o, argc, argv);
+    cJSON_AddStringToObject(root, "scenario", mx->name);
+    cJSON_AddStringToObject(root, "scenario_file", mx->o->scenario);
+    cJSON_AddNumberToObject(root, "duration_s", (double)mx->duration / 1e9);
+    cJSON_AddNumberToObject(root, "idle_s", (double)mx->idle / 1e9);
+    cJSON_AddNumberToObject(root, "interval_s", (double)mx->interval / 1e9);
+    cJSON_AddStringToObject(root, "started_at", mx->started_at);
+    add_manifest(root, mx->o, mx->argc, mx->argv);
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < mx->n; i++) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "name", p[i].name);
         bool owner = strcmp(p[i].mode, "ws-owner") == 0;
@@ -303,7 +314,7 @@ static int write_runs(const char *dir, const struct mopts *o, const char *scenar
     if (!text)
         return -ENOMEM;
     char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/runs.json", dir);
+    snprintf(path, sizeof(path), "%s/runs.json", mx->dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = 0;
@@ -313,26 +324,40 @@ static int write_runs(const char *dir, const struct mopts *o, const char *scenar
     return rc;
 }
 
-/* Runs one pairing; fills p->status and p->error. */
-static void run_pairing(struct pairing *p, const struct mopts *o, const char *dir,
-                        const char *loadgen, int idx, int total)
+/* A pairing's server: its process, loopback ports and log. */
+struct server {
+    pid_t pid;
+    int port, echo;
+    char log[PATH_MAX + 16];
+};
+
+/* DIR/runs/NAME/ into `rdir`; false with p->error. */
+static bool make_run_dir(struct pairing *p, const char *dir, char *rdir, size_t len)
 {
-    char rdir[PATH_MAX], log[PATH_MAX + 16], port_s[16], echo_s[16], target[64], etarget[64];
-    char threads_s[16], pid_s[16];
-    p->status = "failed";
-    if (snprintf(rdir, sizeof(rdir), "%s/runs/%s", dir, p->name) >= (int)sizeof(rdir)) {
+    if (snprintf(rdir, len, "%s/runs/%s", dir, p->name) >= (int)len) {
         snprintf(p->error, sizeof(p->error), "--out: the path is too long");
-        return;
+        return false;
     }
     if (mkdir(rdir, 0777) != 0 && errno != EEXIST) {
         snprintf(p->error, sizeof(p->error), "%.160s: %s", rdir, strerror(errno));
-        return;
+        return false;
     }
-    int port = free_port(), echo = free_port();
-    snprintf(port_s, sizeof(port_s), "%d", port);
-    snprintf(echo_s, sizeof(echo_s), "%d", echo);
+    return true;
+}
+
+/* Starts the pairing's server on free loopback ports, logging to
+ * RDIR/server.log, and waits for its /healthz; false with p->error (the
+ * server then stopped). */
+static bool start_server(struct pairing *p, const struct mopts *o, const char *rdir,
+                         struct server *sv)
+{
+    char port_s[16], echo_s[16], threads_s[16];
+    sv->port = free_port();
+    sv->echo = free_port();
+    snprintf(port_s, sizeof(port_s), "%d", sv->port);
+    snprintf(echo_s, sizeof(echo_s), "%d", sv->echo);
     snprintf(threads_s, sizeof(threads_s), "%d", o->threads);
-    snprintf(log, sizeof(log), "%s/server.log", rdir);
+    snprintf(sv->log, sizeof(sv->log), "%s/server.log", rdir);
     bool owner = strcmp(p->mode, "ws-owner") == 0;
     char *sargv[] = {(char *)o->server, "--mode", owner ? "ws" : (char *)p->mode, "--free-policy",
                      owner ? "owner" : "local", "--allocator", (char *)p->alloc_spec, "--threads",
@@ -340,40 +365,35 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
                      /* Sessions stay open through the scenario's idle phases:
                       * their memory is what the idle phases are about. */
                      "--keepalive-timeout", "0", NULL};
-    fprintf(stderr, "[%d/%d] %s %s: ", idx, total, p->mode, p->alloc_spec);
-    fflush(stderr);
-    pid_t spid = spawn(sargv, log);
-    if (spid < 0) {
+    sv->pid = spawn(sargv, sv->log);
+    if (sv->pid < 0) {
         snprintf(p->error, sizeof(p->error), "%.160s: %s", o->server, strerror(errno));
-        fprintf(stderr, "failed: %s\n", p->error);
-        return;
+        return false;
     }
-    if (!wait_ready(port, spid)) {
-        last_line(log, p->error, sizeof(p->error));
+    if (!wait_ready(sv->port, sv->pid)) {
+        last_line(sv->log, p->error, sizeof(p->error));
         if (!p->error[0])
             snprintf(p->error, sizeof(p->error), "the server did not answer /healthz in 10 s");
-        stop_server(spid);
-        fprintf(stderr, "failed: %s\n", p->error);
-        return;
+        stop_server(sv->pid);
+        return false;
     }
-    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
-    snprintf(etarget, sizeof(etarget), "127.0.0.1:%d", echo);
-    snprintf(pid_s, sizeof(pid_s), "%d", (int)spid);
-    char *largv[32] = {(char *)loadgen,
-                       "run",
-                       "--scenario",
-                       (char *)o->scenario,
-                       "--target",
-                       target,
-                       "--echo-target",
-                       etarget,
-                       "--server-pid",
-                       pid_s,
-                       "--out",
-                       rdir,
-                       "--idle",
-                       (char *)o->idle,
-                       "-q"};
+    return true;
+}
+
+/* `fraglab-loadgen run` against the server into RDIR, logging to `llog`;
+ * a stopped matrix passes one SIGINT on. Its exit status, or -1 with
+ * p->error when it could not start. */
+static int run_loadgen(struct pairing *p, const struct mopts *o, const char *loadgen,
+                       const char *rdir, const struct server *sv, const char *llog)
+{
+    char target[64], etarget[64], pid_s[16];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", sv->port);
+    snprintf(etarget, sizeof(etarget), "127.0.0.1:%d", sv->echo);
+    snprintf(pid_s, sizeof(pid_s), "%d", (int)sv->pid);
+    char *largv[32] = {
+        (char *)loadgen, "run",           "--scenario", (char *)o->scenario, "--target",
+        target,          "--echo-target", etarget,      "--server-pid",      pid_s,
+        "--out",         (char *)rdir,    "--idle",     (char *)o->idle,     "-q"};
     int n = 15;
     const char *extra[][2] = {{"--duration", o->duration},
                               {"--interval", o->interval},
@@ -385,27 +405,24 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
             largv[n++] = (char *)extra[i][1];
         }
     largv[n] = NULL;
-    char llog[PATH_MAX + 16];
-    snprintf(llog, sizeof(llog), "%s/loadgen.log", rdir);
     pid_t lpid = spawn(largv, llog);
-    int st = 0;
     if (lpid < 0) {
         snprintf(p->error, sizeof(p->error), "%.160s: %s", loadgen, strerror(errno));
-    } else {
-        bool forwarded = false;
-        while (waitpid(lpid, &st, 0) < 0 && errno == EINTR)
-            if (g_stop && !forwarded) {
-                kill(lpid, SIGINT); /* it finishes its interval and writes its summary */
-                forwarded = true;
-            }
+        return -1;
     }
-    bool server_alive = waitpid(spid, NULL, WNOHANG) == 0;
-    stop_server(spid);
-    if (lpid < 0) {
-        fprintf(stderr, "failed: %s\n", p->error);
-        return;
-    }
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int st = 0;
+    bool forwarded = false;
+    while (waitpid(lpid, &st, 0) < 0 && errno == EINTR)
+        if (g_stop && !forwarded) {
+            kill(lpid, SIGINT); /* it finishes its interval and writes its summary */
+            forwarded = true;
+        }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* p->status and p->error from the run's exit status and the logs. */
+static void judge(struct pairing *p, int code, bool server_alive, const char *log, const char *llog)
+{
     if (code == 130 || g_stop) {
         p->status = "interrupted";
         snprintf(p->error, sizeof(p->error), "interrupted");
@@ -420,7 +437,11 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
     } else {
         p->status = "ok";
     }
-    /* One line per pairing from its summary. */
+}
+
+/* The rest of the pairing's line on stderr, from RDIR/summary.json. */
+static void print_outcome(const struct pairing *p, const char *rdir)
+{
     char spath[PATH_MAX + 16];
     snprintf(spath, sizeof(spath), "%s/summary.json", rdir);
     char *text = read_text(spath);
@@ -437,6 +458,34 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
     if (strcmp(p->status, "ok") != 0)
         fprintf(stderr, "%s%s: %s", cJSON_IsNumber(rps) ? "; " : "", p->status, p->error);
     fputc('\n', stderr);
+}
+
+/* Runs pairing `idx` of `total`: its server, a `run` child against it, the
+ * server stopped; fills p->status and p->error and prints one line. */
+static void run_pairing(struct pairing *p, const struct mopts *o, const char *dir,
+                        const char *loadgen, int idx, int total)
+{
+    char rdir[PATH_MAX], llog[PATH_MAX + 16];
+    p->status = "failed";
+    if (!make_run_dir(p, dir, rdir, sizeof(rdir)))
+        return;
+    fprintf(stderr, "[%d/%d] %s %s: ", idx, total, p->mode, p->alloc_spec);
+    fflush(stderr);
+    struct server sv;
+    if (!start_server(p, o, rdir, &sv)) {
+        fprintf(stderr, "failed: %s\n", p->error);
+        return;
+    }
+    snprintf(llog, sizeof(llog), "%s/loadgen.log", rdir);
+    int code = run_loadgen(p, o, loadgen, rdir, &sv, llog);
+    bool server_alive = waitpid(sv.pid, NULL, WNOHANG) == 0;
+    stop_server(sv.pid);
+    if (code < 0) {
+        fprintf(stderr, "failed: %s\n", p->error);
+        return;
+    }
+    judge(p, code, server_alive, sv.log, llog);
+    print_outcome(p, rdir);
 }
 
 static int parse(int argc, char **argv, struct mopts *o)
@@ -537,118 +586,163 @@ static int parse(int argc, char **argv, struct mopts *o)
     return 0;
 }
 
+/* The scenario and the time flags, checked the way `run` will apply them;
+ * the scenario's name and the times into `mx`. 0, or 2 (usage). */
+static int check_scenario(struct mopts *o, const char *default_scenario, struct matrix *mx)
+{
+    if (!o->scenario)
+        o->scenario = default_scenario;
+    if (!o->scenario) {
+        fprintf(stderr, PROG ": no scenario: give --scenario FILE\n");
+        return 2;
+    }
+    struct fl_scenario s;
+    char err[512];
+    if (fl_scenario_load(o->scenario, &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    mx->duration = s.duration;
+    mx->interval = s.interval;
+    char why[160];
+    const char *bad = NULL;
+    if (o->duration &&
+        fl_dist_parse_value(FL_DIST_TIME, o->duration, &mx->duration, why, sizeof(why)))
+        bad = "--duration";
+    else if (fl_dist_parse_value(FL_DIST_TIME, o->idle, &mx->idle, why, sizeof(why)))
+        bad = "--idle";
+    else if (o->interval &&
+             fl_dist_parse_value(FL_DIST_TIME, o->interval, &mx->interval, why, sizeof(why)))
+        bad = "--interval";
+    snprintf(mx->name, sizeof(mx->name), "%s", s.name);
+    fl_scenario_free(&s);
+    if (bad) {
+        fprintf(stderr, PROG ": %s: %s\n", bad, why);
+        return 2;
+    }
+    return 0;
+}
+
+/* fraglab-server (--server, else beside this binary) and this binary, whose
+ * `run` each pairing calls. 0, 2 (no server) or 1. */
+static int find_binaries(struct mopts *o, struct matrix *mx)
+{
+    if (!o->server)
+        o->server = fl_lg_beside_exe("fraglab-server", mx->server, sizeof(mx->server));
+    if (!o->server || access(o->server, X_OK) != 0) {
+        fprintf(stderr, PROG ": no fraglab-server at %s: give --server PATH\n",
+                o->server ? o->server : "(unknown)");
+        return 2;
+    }
+    ssize_t ln = readlink("/proc/self/exe", mx->loadgen, sizeof(mx->loadgen) - 1);
+    if (ln <= 0) {
+        fprintf(stderr, PROG ": /proc/self/exe: %s\n", ln < 0 ? strerror(errno) : "empty");
+        return 1;
+    }
+    mx->loadgen[ln] = '\0';
+    return 0;
+}
+
+/* The start time and DIR/runs/ (DIR: --out, else results/matrix-DATE-TIME).
+ * 0, or 1. */
+static int make_out_dir(struct matrix *mx)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(mx->started_at, sizeof(mx->started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (mx->o->out) {
+        snprintf(mx->dir, sizeof(mx->dir), "%s", mx->o->out);
+    } else {
+        localtime_r(&now, &tm);
+        strftime(mx->dir, sizeof(mx->dir), "results/matrix-%Y%m%d-%H%M%S", &tm);
+    }
+    char runs_dir[PATH_MAX + 8];
+    snprintf(runs_dir, sizeof(runs_dir), "%s/runs", mx->dir);
+    int mrc = fl_lg_make_dirs(runs_dir);
+    if (mrc) {
+        fprintf(stderr, PROG ": %s: %s\n", runs_dir, strerror(-mrc));
+        return 1;
+    }
+    return 0;
+}
+
+/* Every mode under every allocator, in that order, all pending. */
+static void plan_pairings(struct matrix *mx)
+{
+    const struct mopts *o = mx->o;
+    mx->n = 0;
+    for (int m = 0; m < o->nmodes; m++)
+        for (int a = 0; a < o->nallocs; a++) {
+            struct pairing *p = &mx->pairs[mx->n++];
+            p->mode = o->modes[m];
+            p->alloc_spec = o->allocs[a];
+            char label[sizeof(p->alloc_label)];
+            label_of(p->alloc_spec, label, sizeof(label));
+            memcpy(p->alloc_label, label, sizeof(label));
+            snprintf(p->name, sizeof(p->name), "%s-%s", o->modes[m], label);
+            p->status = "pending";
+        }
+}
+
+/* SIGINT and SIGTERM stop the matrix after the pairing under way. */
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Runs the pairings one after the other (once stopped, the rest are
+ * skipped), runs.json rewritten around each; the number that failed. */
+static int run_all(struct matrix *mx)
+{
+    int failed = 0;
+    /* runs.json exists from the start, so `report DIR` works mid-run: the
+     * pairing under way is "running", its CSV growing. */
+    write_runs(mx);
+    for (int i = 0; i < mx->n; i++) {
+        struct pairing *p = &mx->pairs[i];
+        if (g_stop) {
+            p->status = "skipped";
+            snprintf(p->error, sizeof(p->error), "interrupted before it ran");
+        } else {
+            p->status = "running";
+            write_runs(mx);
+            run_pairing(p, mx->o, mx->dir, mx->loadgen, i + 1, mx->n);
+            failed += strcmp(p->status, "ok") != 0;
+        }
+        write_runs(mx);
+    }
+    return failed;
+}
+
 int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
 {
     struct mopts o = {.idle = "10s", .threads = (int)sysconf(_SC_NPROCESSORS_ONLN)};
     int prc = parse(argc, argv, &o);
     if (prc)
         return prc > 0 ? 0 : 2;
-    if (!o.scenario)
-        o.scenario = default_scenario;
-    if (!o.scenario) {
-        fprintf(stderr, PROG ": no scenario: give --scenario FILE\n");
-        return 2;
-    }
-    struct fl_scenario s;
-    char err[512];
-    if (fl_scenario_load(o.scenario, &s, err, sizeof(err)) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 2;
-    }
-    /* The flags are checked here the way `run` will apply them. */
-    uint64_t duration = s.duration, idle = 0, interval = s.interval;
-    char why[160];
-    const char *bad = NULL;
-    if (o.duration && fl_dist_parse_value(FL_DIST_TIME, o.duration, &duration, why, sizeof(why)))
-        bad = "--duration";
-    else if (fl_dist_parse_value(FL_DIST_TIME, o.idle, &idle, why, sizeof(why)))
-        bad = "--idle";
-    else if (o.interval &&
-             fl_dist_parse_value(FL_DIST_TIME, o.interval, &interval, why, sizeof(why)))
-        bad = "--interval";
-    char name[FL_SCENARIO_NAME_MAX];
-    snprintf(name, sizeof(name), "%s", s.name);
-    fl_scenario_free(&s);
-    if (bad) {
-        fprintf(stderr, PROG ": %s: %s\n", bad, why);
-        return 2;
-    }
-    char server_buf[PATH_MAX], loadgen[PATH_MAX];
-    if (!o.server)
-        o.server = fl_lg_beside_exe("fraglab-server", server_buf, sizeof(server_buf));
-    if (!o.server || access(o.server, X_OK) != 0) {
-        fprintf(stderr, PROG ": no fraglab-server at %s: give --server PATH\n",
-                o.server ? o.server : "(unknown)");
-        return 2;
-    }
-    ssize_t ln = readlink("/proc/self/exe", loadgen, sizeof(loadgen) - 1);
-    if (ln <= 0)
-        return 1;
-    loadgen[ln] = '\0';
-
-    char dir[PATH_MAX], started_at[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(started_at, sizeof(started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (o.out) {
-        snprintf(dir, sizeof(dir), "%s", o.out);
-    } else {
-        localtime_r(&now, &tm);
-        strftime(dir, sizeof(dir), "results/matrix-%Y%m%d-%H%M%S", &tm);
-    }
-    char runs_dir[PATH_MAX + 8];
-    snprintf(runs_dir, sizeof(runs_dir), "%s/runs", dir);
-    int mrc = fl_lg_make_dirs(runs_dir);
-    if (mrc) {
-        fprintf(stderr, PROG ": %s: %s\n", runs_dir, strerror(-mrc));
-        return 1;
-    }
-
     static struct pairing pairs[MAX_ITEMS * MAX_ITEMS];
-    int n = 0;
-    for (int m = 0; m < o.nmodes; m++)
-        for (int a = 0; a < o.nallocs; a++) {
-            struct pairing *p = &pairs[n++];
-            p->mode = o.modes[m];
-            p->alloc_spec = o.allocs[a];
-            char label[sizeof(p->alloc_label)];
-            label_of(p->alloc_spec, label, sizeof(label));
-            memcpy(p->alloc_label, label, sizeof(label));
-            snprintf(p->name, sizeof(p->name), "%s-%s", o.modes[m], label);
-            p->status = "pending";
-        }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle, results in %s/\n", name,
-            n, (double)duration / 1e9, (double)idle / 1e9, dir);
-    int failed = 0;
-    /* runs.json exists from the start, so `report DIR` works mid-run: the
-     * pairing under way is "running", its CSV growing. */
-    write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9, (double)interval / 1e9,
-               started_at, pairs, n, argc, argv);
-    for (int i = 0; i < n; i++) {
-        if (g_stop) {
-            pairs[i].status = "skipped";
-            snprintf(pairs[i].error, sizeof(pairs[i].error), "interrupted before it ran");
-        } else {
-            pairs[i].status = "running";
-            write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9,
-                       (double)interval / 1e9, started_at, pairs, n, argc, argv);
-            run_pairing(&pairs[i], &o, dir, loadgen, i + 1, n);
-            failed += strcmp(pairs[i].status, "ok") != 0;
-        }
-        write_runs(dir, &o, name, (double)duration / 1e9, (double)idle / 1e9,
-                   (double)interval / 1e9, started_at, pairs, n, argc, argv);
-    }
-    int rc = fl_lg_report_dir(dir, true, stdout, err, sizeof(err));
-    if (rc) {
+    struct matrix mx = {.o = &o, .argc = argc, .argv = argv, .pairs = pairs};
+    int rc = check_scenario(&o, default_scenario, &mx);
+    if (!rc)
+        rc = find_binaries(&o, &mx);
+    if (!rc)
+        rc = make_out_dir(&mx);
+    if (rc)
+        return rc;
+    plan_pairings(&mx);
+    catch_signals();
+    fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle, results in %s/\n",
+            mx.name, mx.n, (double)mx.duration / 1e9, (double)mx.idle / 1e9, mx.dir);
+    int failed = run_all(&mx);
+    char err[512];
+    if (fl_lg_report_dir(mx.dir, true, stdout, err, sizeof(err))) {
         fprintf(stderr, PROG ": report: %s\n", err);
         return 1;
     }
-    printf("\nreport: %s/index.html (table: %s/matrix.csv)\n", dir, dir);
+    printf("\nreport: %s/index.html (table: %s/matrix.csv)\n", mx.dir, mx.dir);
     return g_stop ? 130 : failed ? 1 : 0;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "columns.h"
+
 /* Steps kept with their times; more are counted, not listed. */
 #define FL__MR_MAX_STEPS 32
 /* A stair-step is a rise of at least max(1 MiB, 5 % of the level before it). */
@@ -26,51 +28,36 @@
 #define FL__MR_SAME_RPS 0.02
 #define FL__MR_SAME_LIVE 0.10
 
-/* The allocator-specific CSV columns (bytes, empty where n/a; the loadgen
- * writes them from the allocator layer's FL_ALLOC_STATS_FIELDS), in
- * matrix.json's order; `drawn` when overhead.png draws it: resident memory
- * or a heap's size, not address space only (retained, unmapped). */
+/* The allocator-specific CSV columns (bytes, empty where n/a): the fields
+ * of the allocator layer's FL_ALLOC_STATS_FIELDS, each the column
+ * <field>_bytes (columns.h), in matrix.json's order; `drawn` when
+ * overhead.png draws it: resident memory or a heap's size, not address space
+ * only (retained, unmapped). A field that is no column does not build. */
 #define FL__MR_DETAIL(X)                                                                           \
-    X(je_dirty_bytes, 1)                                                                           \
-    X(je_muzzy_bytes, 1)                                                                           \
-    X(je_tcache_bytes, 1)                                                                          \
-    X(retained_bytes, 0)                                                                           \
-    X(tc_pageheap_free_bytes, 1)                                                                   \
-    X(tc_pageheap_unmapped_bytes, 0)                                                               \
-    X(tc_central_free_bytes, 1)                                                                    \
-    X(tc_transfer_free_bytes, 1)                                                                   \
-    X(tc_thread_free_bytes, 1)                                                                     \
-    X(glibc_arena_bytes, 1)                                                                        \
-    X(glibc_arena_free_bytes, 1)                                                                   \
-    X(glibc_releasable_bytes, 1)                                                                   \
-    X(glibc_mmapped_bytes, 1)                                                                      \
-    X(mi_committed_bytes, 1)                                                                       \
-    X(mi_page_free_bytes, 1)
-#define FL_X(col, drawn) +1
+    X(je_dirty, 1)                                                                                 \
+    X(je_muzzy, 1)                                                                                 \
+    X(je_tcache, 1)                                                                                \
+    X(retained, 0)                                                                                 \
+    X(tc_pageheap_free, 1)                                                                         \
+    X(tc_pageheap_unmapped, 0)                                                                     \
+    X(tc_central_free, 1)                                                                          \
+    X(tc_transfer_free, 1)                                                                         \
+    X(tc_thread_free, 1)                                                                           \
+    X(glibc_arena, 1)                                                                              \
+    X(glibc_arena_free, 1)                                                                         \
+    X(glibc_releasable, 1)                                                                         \
+    X(glibc_mmapped, 1)                                                                            \
+    X(mi_committed, 1)                                                                             \
+    X(mi_page_free, 1)
+#define FL_X(field, drawn) +1
 enum { FL__MR_NDETAIL = 0 FL__MR_DETAIL(FL_X) };
 #undef FL_X
 
-/* The CSV columns the report reads, by header name (matrix_report.c names
- * them); PHASE_ID is no column: the row's phase, numbered in order seen. */
-enum {
-    FL__MR_C_T,
-    FL__MR_C_PHASE, /* 1 for an idle-tail row */
-    FL__MR_C_WARM,
-    FL__MR_C_REQ,
-    FL__MR_C_P99,
-    FL__MR_C_RSS, /* RSS to RES: the memory figures, in this order */
-    FL__MR_C_LAZY,
-    FL__MR_C_ALLOC,
-    FL__MR_C_RES,
-    FL__MR_C_FRAG,
-    FL__MR_C_CROSS,
-    FL__MR_C_RPS,
-    FL__MR_C_ANON,
-    FL__MR_C_MAPPED,
-    FL__MR_C_PHASE_ID,
-    FL__MR_C_DETAIL, /* FL__MR_DETAIL's columns from here */
-    FL__MR_NC = FL__MR_C_DETAIL + FL__MR_NDETAIL
-};
+/* A run's series holds every fixed column of timeseries.csv (columns.h,
+ * found by header name, FL_LG_COL_* order), then two that are no column:
+ * IDLE is 1 for an idle-tail row, PHASE_ID the row's phase numbered in
+ * order seen. The phase column itself, text, reads as NAN. */
+enum { FL__MR_C_IDLE = FL_LG_NCOLS, FL__MR_C_PHASE_ID, FL__MR_NC };
 
 #define FL__MR_MAX_PHASES 64
 
@@ -172,8 +159,10 @@ void fl__mr_drift_note(const struct fl__mr_run *run, char *b, size_t n);
 /* "the server refused 12 requests for want of memory (503)", or "" when
  * it refused none (or it is not known). */
 void fl__mr_oom_note(const struct fl__mr_run *run, char *b, size_t n);
-/* The allocator-specific column names, FL__MR_DETAIL order, and `drawn`. */
+/* The allocator-specific columns, FL__MR_DETAIL order: header name,
+ * FL_LG_COL_* place, and `drawn`. */
 extern const char *const fl__mr_detail_names[FL__MR_NDETAIL];
+extern const int fl__mr_detail_cols[FL__MR_NDETAIL];
 extern const bool fl__mr_detail_drawn[FL__MR_NDETAIL];
 
 int fl__mr_write_csv(const struct fl__mr_report *r, char *err, size_t errlen);

@@ -1,7 +1,7 @@
 /* matrix_report_series.c - a run's timeseries.csv as one array per column
- * the report reads, found by header name (any order; absent and empty cells
- * are NAN), with each row's phase numbered; a last line still being written
- * (no newline yet) is left out. */
+ * that `run` writes (columns.h), found by header name (any order; absent and
+ * empty cells are NAN), with each row's phase numbered; a last line still
+ * being written (no newline yet) is left out. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,27 +36,6 @@ char *fl__mr_slurp(const char *path)
     buf[len] = '\0';
     return buf;
 }
-
-/* The columns the report reads, by CSV header name (FL__MR_C_* order). */
-static const char *const col_names[FL__MR_NC] = {"t_s",
-                                                 "phase",
-                                                 "warmup",
-                                                 "requests",
-                                                 "p99_us",
-                                                 "rss_bytes",
-                                                 "lazyfree_bytes",
-                                                 "allocated_bytes",
-                                                 "resident_bytes",
-                                                 "frag_ratio",
-                                                 "cross_thread_frees",
-                                                 "rps",
-                                                 "rss_anon_bytes",
-                                                 "mapped_bytes",
-                                                 NULL,
-#define FL_X(col, drawn) #col,
-                                                 FL__MR_DETAIL(FL_X)
-#undef FL_X
-};
 
 void fl__mr_series_free(struct fl__mr_series *s)
 {
@@ -125,9 +104,10 @@ static int add_row(struct fl__mr_series *s, size_t *cap, char **f, int nf)
     }
     for (int c = 0; c < FL__MR_NC; c++)
         s->v[c][s->n] = cell(f, nf, s->col[c] - 1);
-    int p = s->col[FL__MR_C_PHASE] - 1;
+    int p = s->col[FL_LG_COL_phase] - 1;
     const char *phase = p >= 0 && p < nf ? f[p] : "";
-    s->v[FL__MR_C_PHASE][s->n] = !strcmp(phase, "idle-tail");
+    s->v[FL_LG_COL_phase][s->n] = NAN;
+    s->v[FL__MR_C_IDLE][s->n] = !strcmp(phase, "idle-tail");
     s->v[FL__MR_C_PHASE_ID][s->n] = phase_id(s, phase);
     s->n++;
     return 0;
@@ -149,14 +129,14 @@ int fl__mr_read_series(const char *path, struct fl__mr_series *s, struct fl__mr_
     }
     chomp(line, nl);
     int nf = split(line, f, MAX_FIELDS), rc = 0;
-    for (int c = 0; c < FL__MR_NC; c++)
+    for (int c = 0; c < FL_LG_NCOLS; c++)
         for (int k = 0; k < nf; k++)
-            if (col_names[c] && !strcmp(f[k], col_names[c]))
+            if (!strcmp(f[k], fl_lg_csv_names[c]))
                 s->col[c] = k + 1;
-    run->col_t = s->col[FL__MR_C_T];
-    run->col_rss = s->col[FL__MR_C_RSS];
-    run->col_alloc = s->col[FL__MR_C_ALLOC];
-    run->col_res = s->col[FL__MR_C_RES];
+    run->col_t = s->col[FL_LG_COL_t_s];
+    run->col_rss = s->col[FL_LG_COL_rss_bytes];
+    run->col_alloc = s->col[FL_LG_COL_allocated_bytes];
+    run->col_res = s->col[FL_LG_COL_resident_bytes];
     for (line = nl + 1; rc == 0 && (nl = strchr(line, '\n')); line = nl + 1) {
         chomp(line, nl);
         if (*line)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "matrix_report_internal.h"
 
@@ -86,14 +87,14 @@ static double step_threshold(double level)
 /* fl__mr_step_rule over the rows with an RSS. */
 static void find_steps(const struct fl__mr_series *s, struct fl__mr_run *run)
 {
-    const double *rss = s->v[FL__MR_C_RSS];
+    const double *rss = s->v[FL_LG_COL_rss_bytes];
     size_t prev = SIZE_MAX; /* the last row with an RSS */
     bool in_step = false;
     for (size_t i = 0; i < s->n; i++) {
         if (isnan(rss[i]))
             continue;
         bool held = false;
-        if (prev != SIZE_MAX && !(s->v[FL__MR_C_WARM][prev] > 0)) {
+        if (prev != SIZE_MAX && !(s->v[FL_LG_COL_warmup][prev] > 0)) {
             double bar = rss[prev] + step_threshold(rss[prev]);
             bool later = false;
             held = rss[i] >= bar;
@@ -107,7 +108,7 @@ static void find_steps(const struct fl__mr_series *s, struct fl__mr_run *run)
         if (held && !in_step) {
             if (run->nsteps < FL__MR_MAX_STEPS)
                 run->steps[run->nsteps] = (struct fl__mr_step){
-                    .t_s = s->v[FL__MR_C_T][i], .at = rss[i], .from = rss[prev], .to = rss[i]};
+                    .t_s = s->v[FL_LG_COL_t_s][i], .at = rss[i], .from = rss[prev], .to = rss[i]};
             run->nsteps++;
         } else if (held && run->nsteps <= FL__MR_MAX_STEPS) {
             run->steps[run->nsteps - 1].to = rss[i];
@@ -127,20 +128,21 @@ static void figures(const struct fl__mr_series *s, struct fl__mr_run *run)
      * the load has stopped and the connections are closing. */
     size_t busy_peak = SIZE_MAX, end_row = SIZE_MAX, busy_rows = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (!(v[FL__MR_C_PHASE][i] > 0)) {
+        if (!(v[FL__MR_C_IDLE][i] > 0)) {
             end_row = i;
-            busy_rows += v[FL__MR_C_REQ][i] > 0;
+            busy_rows += v[FL_LG_COL_requests][i] > 0;
         }
     double req = 0, secs = 0, prev_t = 0;
     for (size_t i = 0; i < s->n; i++) {
-        bool idle = v[FL__MR_C_PHASE][i] > 0;
-        double t = v[FL__MR_C_T][i];
-        if (!isnan(v[FL__MR_C_RSS][i]) &&
-            (peak == SIZE_MAX || v[FL__MR_C_RSS][i] > v[FL__MR_C_RSS][peak]))
+        bool idle = v[FL__MR_C_IDLE][i] > 0;
+        double t = v[FL_LG_COL_t_s][i];
+        if (!isnan(v[FL_LG_COL_rss_bytes][i]) &&
+            (peak == SIZE_MAX || v[FL_LG_COL_rss_bytes][i] > v[FL_LG_COL_rss_bytes][peak]))
             peak = i;
-        if (!idle && v[FL__MR_C_REQ][i] > 0 && !isnan(v[FL__MR_C_RSS][i]) &&
+        if (!idle && v[FL_LG_COL_requests][i] > 0 && !isnan(v[FL_LG_COL_rss_bytes][i]) &&
             (i != end_row || busy_rows == 1) &&
-            (busy_peak == SIZE_MAX || v[FL__MR_C_RSS][i] > v[FL__MR_C_RSS][busy_peak]))
+            (busy_peak == SIZE_MAX ||
+             v[FL_LG_COL_rss_bytes][i] > v[FL_LG_COL_rss_bytes][busy_peak]))
             busy_peak = i;
         if (idle) {
             run->idle_rows++;
@@ -151,23 +153,25 @@ static void figures(const struct fl__mr_series *s, struct fl__mr_run *run)
             run->load_rows++;
             nload = i + 1;
             last_load = i;
-            if (!(v[FL__MR_C_WARM][i] > 0) && !isnan(v[FL__MR_C_REQ][i]) && !isnan(t)) {
-                req += v[FL__MR_C_REQ][i];
+            if (!(v[FL_LG_COL_warmup][i] > 0) && !isnan(v[FL_LG_COL_requests][i]) && !isnan(t)) {
+                req += v[FL_LG_COL_requests][i];
                 secs += t - prev_t;
             }
-            if (!isnan(v[FL__MR_C_P99][i]) && !(v[FL__MR_C_WARM][i] > 0) &&
-                (isnan(run->p99_us) || v[FL__MR_C_P99][i] > run->p99_us))
-                run->p99_us = v[FL__MR_C_P99][i];
+            if (!isnan(v[FL_LG_COL_p99_us][i]) && !(v[FL_LG_COL_warmup][i] > 0) &&
+                (isnan(run->p99_us) || v[FL_LG_COL_p99_us][i] > run->p99_us))
+                run->p99_us = v[FL_LG_COL_p99_us][i];
         }
-        for (int c = FL__MR_C_RSS; c <= FL__MR_C_RES; c++)
-            if (c != FL__MR_C_LAZY && v[c][i] > run->mem_max)
-                run->mem_max = v[c][i];
+        static const int mem[] = {FL_LG_COL_rss_bytes, FL_LG_COL_allocated_bytes,
+                                  FL_LG_COL_resident_bytes};
+        for (size_t k = 0; k < sizeof(mem) / sizeof(mem[0]); k++)
+            if (v[mem[k]][i] > run->mem_max)
+                run->mem_max = v[mem[k]][i];
         if (!isnan(t))
             prev_t = run->t_end = t;
     }
     run->rps = secs > 0 ? req / secs : NAN;
     if (peak != SIZE_MAX)
-        run->rss_peak = v[FL__MR_C_RSS][peak];
+        run->rss_peak = v[FL_LG_COL_rss_bytes][peak];
     /* The allocator's figures at the RSS peak under load, not at the end nor
      * at an RSS peak reached while idle (an allocator that keeps its pages
      * can creep up by a page or two after the load stops): once requests
@@ -175,21 +179,22 @@ static void figures(const struct fl__mr_series *s, struct fl__mr_run *run)
      * load. */
     size_t at = busy_peak != SIZE_MAX ? busy_peak : peak;
     if (at != SIZE_MAX) {
-        run->alloc_peak = v[FL__MR_C_ALLOC][at];
-        run->res_peak = v[FL__MR_C_RES][at];
-        run->frag_peak = v[FL__MR_C_FRAG][at];
+        run->alloc_peak = v[FL_LG_COL_allocated_bytes][at];
+        run->res_peak = v[FL_LG_COL_resident_bytes][at];
+        run->frag_peak = v[FL_LG_COL_frag_ratio][at];
     }
     /* The last half of the load rows, the odd one in the later half. */
     if (run->load_rows)
-        run->rss_steady = median(v[FL__MR_C_RSS], nload - (size_t)(run->load_rows + 1) / 2, nload);
+        run->rss_steady =
+            median(v[FL_LG_COL_rss_bytes], nload - (size_t)(run->load_rows + 1) / 2, nload);
     if (last_load != SIZE_MAX) {
-        run->cross_frees = v[FL__MR_C_CROSS][last_load];
+        run->cross_frees = v[FL_LG_COL_cross_thread_frees][last_load];
     }
     if (last_idle != SIZE_MAX) {
-        run->rss_idle = v[FL__MR_C_RSS][last_idle];
-        run->alloc_idle = v[FL__MR_C_ALLOC][last_idle];
-        run->res_idle = v[FL__MR_C_RES][last_idle];
-        run->lazy_idle = v[FL__MR_C_LAZY][last_idle];
+        run->rss_idle = v[FL_LG_COL_rss_bytes][last_idle];
+        run->alloc_idle = v[FL_LG_COL_allocated_bytes][last_idle];
+        run->res_idle = v[FL_LG_COL_resident_bytes][last_idle];
+        run->lazy_idle = v[FL_LG_COL_lazyfree_bytes][last_idle];
     }
     fl__mr_overhead(s, run, at, last_idle);
     find_steps(s, run);
@@ -294,23 +299,92 @@ static int ratios(struct fl__mr_report *r)
     return 0;
 }
 
-static int load(struct fl__mr_report *r, char *err, size_t errlen)
+/* DIR's last path component (of its real path when there is one). */
+static void folder_name(const char *dir, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    const char *d = realpath(dir, real) ? real : dir;
+    size_t n = strlen(d);
+    while (n > 1 && d[n - 1] == '/')
+        n--;
+    const char *base = d + n;
+    while (base > d && base[-1] != '/')
+        base--;
+    snprintf(out, len, "%.*s", (int)(d + n - base), base);
+}
+
+/* One run's folder (`run --out`: timeseries.csv, summary.json, no
+ * runs.json) reported as a matrix of that one run: the runs.json the matrix
+ * would have written for it, from its summary.json (mode, allocator,
+ * whether it was interrupted; "partial" without one). NULL when DIR holds
+ * neither file. */
+static cJSON *single_run(const char *dir)
+{
+    char path[PATH_MAX], name[256];
+    snprintf(path, sizeof(path), "%s/summary.json", dir);
+    cJSON *sum = read_json(path);
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    if (!sum && access(path, F_OK) != 0)
+        return NULL;
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(sum, "server");
+    const char *mode = jstr(sv, "mode"), *policy = jstr(sv, "free_policy");
+    const char *alloc = jstr(sv, "allocator");
+    bool owner = mode && policy && !strcmp(mode, "ws") && !strcmp(policy, "owner");
+    const cJSON *interrupted = cJSON_GetObjectItemCaseSensitive(sum, "interrupted");
+    folder_name(dir, name, sizeof(name));
+    cJSON *root = cJSON_CreateObject(), *run = cJSON_CreateObject();
+    if (!run || !cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "runs"), run)) {
+        cJSON_Delete(run);
+        cJSON_Delete(root);
+        cJSON_Delete(sum);
+        return NULL;
+    }
+    cJSON_AddStringToObject(run, "name", name);
+    cJSON_AddStringToObject(run, "mode", owner ? "ws-owner" : mode && *mode ? mode : "unknown");
+    cJSON_AddStringToObject(run, "free_policy", policy && *policy ? policy : "unknown");
+    cJSON_AddStringToObject(run, "allocator", alloc && *alloc ? alloc : "unknown");
+    cJSON_AddStringToObject(run, "allocator_spec", alloc && *alloc ? alloc : "unknown");
+    cJSON_AddStringToObject(run, "dir", ".");
+    cJSON_AddStringToObject(run, "status",
+                            !sum                        ? "partial"
+                            : cJSON_IsTrue(interrupted) ? "interrupted"
+                                                        : "ok");
+    cJSON_AddNullToObject(run, "error");
+    cJSON_Delete(sum);
+    return root;
+}
+
+/* DIR/runs.json, or the one run of a run's folder, into r->runs_json. */
+static int read_runs(struct fl__mr_report *r, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/runs.json", r->dir);
     char *text = fl__mr_slurp(path);
+    if (!text && errno == ENOENT && (r->runs_json = single_run(r->dir)))
+        return 0;
     if (!text) {
         int e = errno;
-        seterr(err, errlen, "%s: %s", path, strerror(e));
+        seterr(err, errlen,
+               "%s: %s (DIR is a `fraglab-loadgen matrix` folder with runs.json, or one run's "
+               "folder with timeseries.csv and summary.json)",
+               path, strerror(e));
         return -e;
     }
     r->runs_json = cJSON_Parse(text);
     free(text);
-    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
-    if (!cJSON_IsArray(runs)) {
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs"))) {
         seterr(err, errlen, "%s: not a matrix folder's runs.json (no \"runs\" array)", path);
         return -EINVAL;
     }
+    return 0;
+}
+
+static int load(struct fl__mr_report *r, char *err, size_t errlen)
+{
+    int rc = read_runs(r, err, errlen);
+    if (rc)
+        return rc;
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
     r->manifest = cJSON_GetObjectItemCaseSensitive(r->runs_json, "manifest");
     r->summaries = cJSON_CreateArray();
     r->runs = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof(*r->runs));
