@@ -21,13 +21,18 @@ out=results/scenario-search-$(date +%Y%m%d-%H%M%S)
 cases=()
 default_cases=(
     'quick|--scenario config/quick.ini --idle 5s'
-    'quick-4threads|--scenario config/quick.ini --idle 5s --threads 4'
-    'quick-8threads|--scenario config/quick.ini --idle 5s --threads 8'
     'quick-release|--scenario config/quick.ini --idle 5s --allocators glibc:arena_max=2;jemalloc:background_thread:true;mimalloc:page_reset=1;tcmalloc:release_rate=10'
     'quick-ws-owner|--scenario config/quick.ini --idle 5s --modes tpc,ws,ws-owner --allocators tcmalloc'
     'cross|--scenario config/cross.ini --duration 40s --idle 5s'
     'soak-60s|--scenario config/soak.ini --duration 60s --idle 5s'
 )
+# More server workers than CPUs only where there are that many: tpc refuses
+# to put two workers on one CPU, which would leave the ratio no tpc side.
+for n in 4 8; do
+    if [ "$(nproc)" -ge "$n" ]; then
+        default_cases+=("quick-${n}threads|--scenario config/quick.ini --idle 5s --threads $n")
+    fi
+done
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds)

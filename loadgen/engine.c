@@ -95,6 +95,7 @@ struct fl_lg_thread {
     bool done;                /* finished (under run->mu) */
     bool ready;               /* its ring is set up, or init_rc says why not (under run->mu) */
     int init_rc;
+    enum fl_lg_init_stage init_stage;
     const char *init_what;
 
     uint64_t next_tick; /* absolute ns */
@@ -810,11 +811,13 @@ static int ring_setup(struct fl_lg_thread *t)
         cq = 2048; /* at least twice the SQ */
     if (cq > 65536)
         cq = 65536;
+    t->init_stage = FL_LG_INIT_RING;
     t->init_what = "io_uring_queue_init";
     int rc = fl_uring_init(&t->ring, 1024, cq);
     if (rc)
         return rc;
     t->ring_ok = true;
+    t->init_stage = FL_LG_INIT_BUFS;
     t->init_what = "io_uring_register_buf_ring";
     return fl_bufring_init(&t->bufs, &t->ring, RBUF_COUNT, RBUF_SIZE, RBUF_GROUP);
 }
@@ -1013,11 +1016,13 @@ const struct fl_lg_tally *fl_lg_thread_total(const struct fl_lg_thread *t)
     return &t->total;
 }
 
-bool fl_lg_thread_ready(const struct fl_lg_thread *t, int *rc, const char **what)
+bool fl_lg_thread_ready(const struct fl_lg_thread *t, int *rc, enum fl_lg_init_stage *stage,
+                        const char **what)
 {
     if (!t->ready)
         return false;
     *rc = t->init_rc;
+    *stage = t->init_stage;
     *what = t->init_what;
     return true;
 }

@@ -116,9 +116,14 @@ void *fl_lg_thread_main(void *arg);
  * start + k * interval), and whether it has finished. */
 uint64_t fl_lg_thread_tick(const struct fl_lg_thread *t);
 bool fl_lg_thread_done(const struct fl_lg_thread *t);
+/* The set-up step a thread failed at, typed so that the caller decides on
+ * it, not on the message: only a ring that could not be made at all may be
+ * io_uring refused (exit 3). */
+enum fl_lg_init_stage { FL_LG_INIT_RING, FL_LG_INIT_BUFS };
 /* Under run->mu: whether t has tried to set up its ring; then *rc is 0 or
- * -errno with *what naming the failed step. */
-bool fl_lg_thread_ready(const struct fl_lg_thread *t, int *rc, const char **what);
+ * -errno with *stage the failed step and *what its name. */
+bool fl_lg_thread_ready(const struct fl_lg_thread *t, int *rc, enum fl_lg_init_stage *stage,
+                        const char **what);
 /* Under run->mu: adds what t published since the last take to `into`, and
  * forgets it. */
 void fl_lg_thread_take(struct fl_lg_thread *t, struct fl_lg_tally *into);

@@ -677,11 +677,11 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     ok = started == run->nthreads;
     for (unsigned i = 0; i < started; i++) {
         const char *what;
-        while (!fl_lg_thread_ready(run->threads[i], &rc, &what))
+        enum fl_lg_init_stage stage;
+        while (!fl_lg_thread_ready(run->threads[i], &rc, &stage, &what))
             pthread_cond_wait(&run->cv, &run->mu);
         char why[400];
-        if (rc && ok && !strcmp(what, "io_uring_queue_init") &&
-            fl_uring_unavailable(-rc, why, sizeof(why))) {
+        if (rc && ok && stage == FL_LG_INIT_RING && fl_uring_unavailable(-rc, why, sizeof(why))) {
             fprintf(stderr, PROG ": %s\n", why);
             no_uring = true;
             ok = false;

@@ -291,6 +291,8 @@ static const struct {
     {OFF(conn_state_max), 1, INT64_MAX},
 };
 
+/* mode and free_policy first, in the order of enum fl_mode and
+ * enum fl_free_policy (validate_runtime reads them by position). */
 static const struct {
     size_t off;
     const char *choices[4]; /* NULL-terminated */
@@ -308,17 +310,20 @@ static int index_of(size_t off)
     abort(); /* a validation table names a field the options table lacks */
 }
 
-static enum fl_config_result check_enum(struct loader *ld, size_t e)
+/* The value's index in enums[e].choices (what the fl_mode and
+ * fl_free_policy enums number), or -1 with the error set. */
+static int check_enum(struct loader *ld, size_t e)
 {
     int i = index_of(enums[e].off);
     const char *const *ch = enums[e].choices;
     char list[128] = "";
     for (size_t k = 0; ch[k]; k++) {
         if (strcmp(str(ld->c, i), ch[k]) == 0)
-            return FL_CONFIG_OK;
+            return (int)k;
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "", ch[k]);
     }
-    return fail_opt(ld, i, " '%s': expected one of %s", str(ld->c, i), list);
+    fail_opt(ld, i, " '%s': expected one of %s", str(ld->c, i), list);
+    return -1;
 }
 
 static enum fl_config_result check_range(struct loader *ld, int i)
@@ -343,12 +348,30 @@ static enum fl_config_result check_range(struct loader *ld, int i)
     return fail_opt(ld, i, " %" PRId64 ": must be between %" PRId64 " and %" PRId64, v, lo, hi);
 }
 
+/* Names the mode and free policy once; refuses what tpc would ignore. */
+static enum fl_config_result validate_runtime(struct loader *ld)
+{
+    struct fl_server_config *c = ld->c;
+    int k[sizeof(enums) / sizeof(enums[0])];
+    for (size_t e = 0; e < sizeof(enums) / sizeof(enums[0]); e++)
+        if ((k[e] = check_enum(ld, e)) < 0)
+            return FL_CONFIG_ERROR;
+    c->mode_kind = (enum fl_mode)k[0];
+    c->free_policy_kind = (enum fl_free_policy)k[1];
+    /* tpc frees every buffer on the thread that allocated it: there is no
+     * owner to return one to, and /stats would report a policy not in force. */
+    if (c->mode_kind == FL_MODE_TPC && c->free_policy_kind == FL_FREE_OWNER)
+        return fail_opt(ld, index_of(OFF(free_policy)),
+                        " 'owner': ws mode only (tpc frees every buffer where it was allocated); "
+                        "use --mode ws or --free-policy local");
+    return FL_CONFIG_OK;
+}
+
 static enum fl_config_result validate(struct loader *ld)
 {
     const struct fl_server_config *c = ld->c;
-    for (size_t e = 0; e < sizeof(enums) / sizeof(enums[0]); e++)
-        if (check_enum(ld, e) != FL_CONFIG_OK)
-            return FL_CONFIG_ERROR;
+    if (validate_runtime(ld) != FL_CONFIG_OK)
+        return FL_CONFIG_ERROR;
     for (int i = 0; i < NOPT; i++)
         if (opts[i].kind != K_STR && check_range(ld, i) != FL_CONFIG_OK)
             return FL_CONFIG_ERROR;

@@ -51,6 +51,11 @@
     X(SIZE, work_max_hold_conn, 16777216, "workload cap: bytes held by one connection")            \
     X(INT, work_max_hold_for, 100000, "workload cap: requests a hold may outlive its request")
 
+/* The runtime mode and free policy, named once by validation (the strings
+ * stay as typed, for /stats and the logs). Order as in config.c's choices. */
+enum fl_mode { FL_MODE_TPC, FL_MODE_WS };
+enum fl_free_policy { FL_FREE_LOCAL, FL_FREE_OWNER };
+
 struct fl_server_config {
 #define FL_CFG_STR(name) char name[256];
 #define FL_CFG_INT(name) int64_t name;
@@ -59,14 +64,16 @@ struct fl_server_config {
 #define FL_X(kind, name, def, help) FL_CFG_##kind(name)
     FL_SERVER_OPTIONS(FL_X)
 #undef FL_X
-    char config_file[256]; /* --config FILE, "" if none */
-    bool check;            /* --check: print the allocator and exit */
+    enum fl_mode mode_kind;               /* `mode`, parsed */
+    enum fl_free_policy free_policy_kind; /* `free_policy`, parsed */
+    char config_file[256];                /* --config FILE, "" if none */
+    bool check;                           /* --check: print the allocator and exit */
 };
 
 enum fl_config_result { FL_CONFIG_OK, FL_CONFIG_EXIT_OK, FL_CONFIG_ERROR };
 
 /* Fills `c` from defaults, then --config FILE, then flags; validates values
- * (mode, ranges, min <= max). FL_CONFIG_EXIT_OK after printing --help or
+ * (mode, ranges, min <= max, combinations). FL_CONFIG_EXIT_OK after printing --help or
  * --version; FL_CONFIG_ERROR with one line in `err` naming the bad value. */
 enum fl_config_result fl_config_load(int argc, char **argv, struct fl_server_config *c, char *err,
                                      size_t errlen);

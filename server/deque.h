@@ -30,10 +30,12 @@
 #define FL_INJECTOR_DEFAULT_CAP 256 /* initial slots; the ring doubles as needed */
 #define FL__CACHE_LINE 64
 
-/* Padding, not _Alignas: the struct lives inside malloc'ed workers, which
- * are only 16-byte aligned. 64 bytes between fields keeps them on different
- * cache lines at any alignment, so thieves CASing `top` do not invalidate the
- * line holding the owner's `bottom`, and neither touches the read-only part. */
+/* Padding, not _Alignas: the deque does not choose where it lives (ws.c's
+ * per-worker state is allocated 64-byte aligned, but tests put deques on
+ * the stack or in plain malloc'ed memory). 64 bytes between fields keeps
+ * them on different cache lines at any alignment, so thieves CASing `top`
+ * do not invalidate the line holding the owner's `bottom`, and neither
+ * touches the read-only part. */
 struct fl_deque {
     _Atomic(void *) *slots; /* cap slots, atomic: a thief may read one the owner rewrites */
     int64_t mask;           /* cap - 1; cap is a power of two, fixed at init */

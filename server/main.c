@@ -55,14 +55,14 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = fl_server_start(&srv, err, sizeof(err));
-    if (rc) {
+    struct fl_start_error e;
+    if (fl_server_start(&srv, &e)) {
         char why[400];
-        if (strstr(err, "io_uring_queue_init") && fl_uring_unavailable(-rc, why, sizeof(why))) {
+        if (e.stage == FL_START_URING && fl_uring_unavailable(-e.err, why, sizeof(why))) {
             fprintf(stderr, "fraglab-server: %s\n", why);
             return EXIT_NO_URING;
         }
-        fprintf(stderr, "fraglab-server: %s\n", err);
+        fprintf(stderr, "fraglab-server: %s\n", e.msg);
         return EXIT_RUNTIME;
     }
     bool v6 = strchr(srv.cfg.bind, ':') != NULL;

@@ -59,26 +59,22 @@ static void render_stats(struct fl_worker *w, struct fl_conn *c, bool prometheus
     free(text);
 }
 
-/* Release now: the process-wide part here, and every other worker flushes
- * its own thread caches when woken (mimalloc's heaps and jemalloc's tcaches
- * can only be flushed by their own thread). */
+/* Release now: every worker flushes its own thread caches (mimalloc's
+ * heaps and jemalloc's tcaches can only be flushed by their own thread),
+ * this one waits until they did (bounded), then the process-wide part, so
+ * "after" includes every flush (worker.c). */
 static void release(struct fl_worker *w, struct fl_conn *c)
 {
     struct fl_procmem before, after;
     fl_procmem_read(0, &before);
-    fl_alloc_release_thread();
-    fl_alloc_release();
-    atomic_fetch_add(&w->srv->release_gen, 1);
-    for (int i = 0; i < w->srv->nworkers; i++)
-        if (&w->srv->workers[i] != w)
-            fl_worker_wake(&w->srv->workers[i]);
+    int flushed = fl_worker_release_all(w);
     fl_procmem_read(0, &after);
     char body[256];
     int n = snprintf(body, sizeof(body),
                      "{\"allocator\":\"%s\",\"rss_before_bytes\":%lld,\"rss_after_bytes\":%lld,"
-                     "\"workers_notified\":%d}\n",
+                     "\"workers_notified\":%d,\"workers_flushed\":%d}\n",
                      w->srv->alloc ? w->srv->alloc->name : "?", (long long)before.rss,
-                     (long long)after.rss, w->srv->nworkers - 1);
+                     (long long)after.rss, w->srv->nworkers - 1, flushed);
     fl_http_respond(w, c, 200, "application/json", body, (size_t)n);
 }
 

@@ -1,4 +1,5 @@
-/* server.c - listeners, worker threads and orderly shutdown for both modes. */
+/* server.c - listeners, worker threads and orderly shutdown, for either
+ * mode through its operations table (runtime.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,17 @@
 #include <unistd.h>
 
 #include "runtime.h"
+
+/* Turns a boolean socket option on; 0 or -errno with one line in `err`. */
+static int set_flag(int fd, int level, int opt, const char *name, char *err, size_t errlen)
+{
+    int one = 1;
+    if (setsockopt(fd, level, opt, &one, sizeof(one)) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, errlen, "setsockopt %s: %s", name, strerror(e));
+    return -e;
+}
 
 /* A listening socket on bind:port. SO_REUSEPORT lets every worker own one
  * (the kernel spreads connections by flow hash); TCP_NODELAY set here is
@@ -47,48 +59,54 @@ static int make_listener(const char *bind_addr, int *port, bool first, char *err
         snprintf(err, errlen, "socket: %s", strerror(e));
         return -e;
     }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (!first)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    int rc;
+    if ((rc = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", err, errlen)) ||
+        (rc = set_flag(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", err, errlen)) ||
+        (!first && (rc = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", err, errlen))))
+        goto fail;
     if (bind(fd, (struct sockaddr *)&ss, slen)) {
-        int e = errno;
-        snprintf(err, errlen, "bind %s port %d: %s%s", bind_addr, *port, strerror(e),
-                 e == EADDRINUSE ? " (another server listens there?)" : "");
-        close(fd);
-        return -e;
+        rc = -errno;
+        snprintf(err, errlen, "bind %s port %d: %s%s", bind_addr, *port, strerror(-rc),
+                 rc == -EADDRINUSE ? " (another server listens there?)" : "");
+        goto fail;
     }
-    if (first)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (first && (rc = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", err, errlen)))
+        goto fail;
     if (listen(fd, 4096)) {
-        int e = errno;
-        snprintf(err, errlen, "listen %s port %d: %s", bind_addr, *port, strerror(e));
-        close(fd);
-        return -e;
+        rc = -errno;
+        snprintf(err, errlen, "listen %s port %d: %s", bind_addr, *port, strerror(-rc));
+        goto fail;
     }
-    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    if (getsockname(fd, (struct sockaddr *)&ss, &slen)) {
+        rc = -errno;
+        snprintf(err, errlen, "getsockname %s port %d: %s", bind_addr, *port, strerror(-rc));
+        goto fail;
+    }
     *port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
     return fd;
+
+fail:
+    close(fd);
+    return rc;
 }
 
 struct start {
     struct fl_worker *w;
     sem_t done;
     int rc;
-    char err[256];
+    struct fl_start_error e;
 };
 
 static void *worker_main(void *arg)
 {
     struct start *st = arg;
     struct fl_worker *w = st->w;
-    const char *what = "";
+    const struct fl_runtime_ops *rt = w->srv->rt;
     int rc = 0;
-    if (strcmp(w->srv->cfg.mode, "tpc") == 0)
-        rc = fl_tpc_pin(w, st->err, sizeof(st->err));
-    if (!rc && (rc = fl_worker_init(w, w->srv, w->id, &what)))
-        snprintf(st->err, sizeof(st->err), "worker %d: %s: %s", w->id, what, strerror(-rc));
+    if (rt->worker_start && (rc = rt->worker_start(w, st->e.msg, sizeof(st->e.msg))))
+        st->e.stage = FL_START_RUNTIME;
+    if (!rc)
+        rc = fl_worker_init(w, w->srv, w->id, &st->e);
     st->rc = rc;
     sem_post(&st->done); /* `st` is gone after this */
     if (rc)
@@ -132,15 +150,57 @@ static int worker_count(const struct fl_server_config *cfg)
     return n > 0 ? (int)n : 1;
 }
 
-int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
+static int fail(struct fl_start_error *e, enum fl_start_stage stage, int rc)
 {
+    e->stage = stage;
+    e->err = rc;
+    return rc;
+}
+
+/* Starts the workers one at a time; each reports its set-up before the next. */
+static int start_workers(struct fl_server *srv, int *started, struct fl_start_error *e)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct start st = {.w = &srv->workers[i]};
+        sem_init(&st.done, 0, 0);
+        int rc = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &st);
+        if (rc) {
+            snprintf(e->msg, sizeof(e->msg), "pthread_create: %s", strerror(-rc));
+            sem_destroy(&st.done);
+            return fail(e, FL_START_WORKER, rc);
+        }
+        sem_wait(&st.done);
+        sem_destroy(&st.done);
+        if (st.rc) {
+            pthread_join(srv->workers[i].thread, NULL);
+            srv->workers[i].thread = 0;
+            snprintf(e->msg, sizeof(e->msg), "%s", st.e.msg);
+            return fail(e, st.e.stage, st.rc);
+        }
+        ++*started;
+    }
+    return 0;
+}
+
+int fl_server_start(struct fl_server *srv, struct fl_start_error *e)
+{
+    memset(e, 0, sizeof(*e));
     clock_gettime(CLOCK_MONOTONIC, &srv->started);
+    srv->rt = srv->cfg.mode_kind == FL_MODE_WS ? &fl_ws_ops : &fl_tpc_ops;
+    srv->free_owner = srv->cfg.free_policy_kind == FL_FREE_OWNER;
+    if (srv->free_owner && !srv->rt->return_to_owner) { /* config.c refuses it first */
+        snprintf(e->msg, sizeof(e->msg), "--free-policy owner: not available in %s mode",
+                 srv->rt->name);
+        return fail(e, FL_START_RUNTIME, -EINVAL);
+    }
     srv->nworkers = worker_count(&srv->cfg);
     if (srv->nworkers > FL_MAX_WORKERS)
         srv->nworkers = FL_MAX_WORKERS;
     srv->workers = aligned_alloc(64, sizeof(struct fl_worker) * (size_t)srv->nworkers);
-    if (!srv->workers)
-        return -ENOMEM;
+    if (!srv->workers) {
+        snprintf(e->msg, sizeof(e->msg), "workers: %s", strerror(ENOMEM));
+        return fail(e, FL_START_MEMORY, -ENOMEM);
+    }
     memset(srv->workers, 0, sizeof(struct fl_worker) * (size_t)srv->nworkers);
     for (int i = 0; i < srv->nworkers; i++) {
         srv->workers[i].id = i;
@@ -148,31 +208,15 @@ int fl_server_start(struct fl_server *srv, char *err, size_t errlen)
         srv->workers[i].listen_fd = srv->workers[i].echo_fd = srv->workers[i].wake_fd = -1;
         srv->workers[i].srv = srv;
     }
-    int rc = open_listeners(srv, err, errlen);
-    if (!rc)
-        rc = strcmp(srv->cfg.mode, "tpc") == 0 ? fl_tpc_prepare(srv, err, errlen)
-                                               : fl_ws_prepare(srv, err, errlen);
     sem_init(&srv->go, 0, 0);
     int started = 0;
-    for (int i = 0; i < srv->nworkers && !rc; i++) {
-        struct start st = {.w = &srv->workers[i]};
-        sem_init(&st.done, 0, 0);
-        rc = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &st);
-        if (rc) {
-            snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
-            break;
-        }
-        sem_wait(&st.done);
-        sem_destroy(&st.done);
-        if (st.rc) {
-            pthread_join(srv->workers[i].thread, NULL);
-            srv->workers[i].thread = 0;
-            snprintf(err, errlen, "%s", st.err);
-            rc = st.rc;
-        } else {
-            started++;
-        }
-    }
+    int rc = open_listeners(srv, e->msg, sizeof(e->msg));
+    if (rc)
+        fail(e, FL_START_LISTEN, rc);
+    else if ((rc = srv->rt->prepare(srv, e->msg, sizeof(e->msg))))
+        fail(e, FL_START_RUNTIME, rc);
+    else
+        rc = start_workers(srv, &started, e);
     if (rc) /* the started workers see it as soon as the gate opens, and exit */
         atomic_store(&srv->stopping, true);
     for (int i = 0; i < started; i++)
@@ -193,8 +237,8 @@ void fl_server_stop(struct fl_server *srv)
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].thread)
             pthread_join(srv->workers[i].thread, NULL);
-    for (int i = 0; i < srv->nworkers; i++) /* buffers returned after their owner left */
-        fl__buf_remote_drain(&srv->workers[i]);
+    if (srv->rt->stopped)
+        srv->rt->stopped(srv);
     /* What was served, for whoever drove the load to account for every
      * request after a stop (tests do). */
     int64_t req = 0, acc = 0, peer = 0;
@@ -217,8 +261,8 @@ void fl_server_stop(struct fl_server *srv)
         if (w->echo_fd >= 0)
             close(w->echo_fd);
     }
-    if (strcmp(srv->cfg.mode, "ws") == 0)
-        fl_ws_destroy(srv); /* also after a partial fl_ws_prepare */
+    if (srv->rt->destroy)
+        srv->rt->destroy(srv); /* also after a partial prepare */
     free(srv->workers);
     srv->workers = NULL;
     sem_destroy(&srv->go);

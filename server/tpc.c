@@ -1,6 +1,8 @@
-/* tpc.c - thread-per-core: each worker pinned to one CPU, accepting on its
- * own SO_REUSEPORT socket, running every step of its connections itself.
- * A connection's buffers are allocated and freed on one thread. */
+/* tpc.c - thread-per-core: each worker pinned to one CPU of its own,
+ * accepting on its own SO_REUSEPORT socket, running every step of its
+ * connections itself. A connection's buffers are allocated and freed on one
+ * thread, so tpc has no queues, no parking and no owner to return a buffer
+ * to (config.c refuses --free-policy owner with it). */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,8 +18,9 @@ static void tpc_dispatch(struct fl_worker *w, struct fl_conn *c)
 }
 
 /* Workers take the CPUs this process may run on (taskset, cgroups) in
- * order; with more workers than CPUs they wrap around. */
-int fl_tpc_prepare(struct fl_server *srv, char *err, size_t errlen)
+ * order. More workers than CPUs would put two on one CPU, which is not
+ * thread-per-core however the pinning reads back: refused. */
+static int tpc_prepare(struct fl_server *srv, char *err, size_t errlen)
 {
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof(allowed), &allowed)) {
@@ -29,13 +32,20 @@ int fl_tpc_prepare(struct fl_server *srv, char *err, size_t errlen)
     for (int i = 0; i < CPU_SETSIZE; i++)
         if (CPU_ISSET(i, &allowed))
             cpus[n++] = i;
+    if (srv->nworkers > n) {
+        snprintf(err, errlen,
+                 "tpc mode: %d threads but this process may run on %d CPU%s only "
+                 "(sched_getaffinity); use --threads %d or --mode ws",
+                 srv->nworkers, n, n == 1 ? "" : "s", n);
+        return -EINVAL;
+    }
     for (int i = 0; i < srv->nworkers; i++)
-        srv->workers[i].cpu = cpus[i % n];
-    srv->dispatch = tpc_dispatch;
+        srv->workers[i].cpu = cpus[i];
     return 0;
 }
 
-int fl_tpc_pin(struct fl_worker *w, char *err, size_t errlen)
+/* On the worker's own thread: pins it to its CPU and checks. */
+static int tpc_pin(struct fl_worker *w, char *err, size_t errlen)
 {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -60,3 +70,11 @@ int fl_tpc_pin(struct fl_worker *w, char *err, size_t errlen)
     }
     return 0;
 }
+
+const struct fl_runtime_ops fl_tpc_ops = {
+    .name = "tpc",
+    .prepare = tpc_prepare,
+    .worker_start = tpc_pin,
+    .dispatch = tpc_dispatch,
+    .conns_roam = false,
+};

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "http.h"
+#include "runtime.h"
 
 static int ring_setup(struct fl_worker *w)
 {
@@ -30,33 +31,36 @@ static int ring_setup(struct fl_worker *w)
     return fl_uring_init(&w->ring, entries, (unsigned)cq);
 }
 
-int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what)
+int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, struct fl_start_error *e)
 {
     w->srv = srv;
     w->id = id;
     w->rng = (uint64_t)srv->cfg.seed * 0x9E3779B97F4A7C15ull + (uint64_t)id + 1;
     int rc = ring_setup(w);
     if (rc) {
-        *what = "io_uring_queue_init";
+        e->stage = FL_START_URING;
+        snprintf(e->msg, sizeof(e->msg), "worker %d: io_uring_queue_init: %s", id, strerror(-rc));
         return rc;
     }
+    const char *what = "io_uring_register_buf_ring";
     /* Receive buffers come from mmap, not malloc, so they never show in
      * the allocator's figures: only the experiment's buffers do. */
     rc = fl_bufring_init(&w->rbufs, &w->ring, FL_RBUF_COUNT, FL_RBUF_SIZE, FL_RBUF_GROUP);
-    if (rc) {
-        *what = "io_uring_register_buf_ring";
+    if (rc)
         goto fail_ring;
-    }
     w->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (w->wake_fd < 0) {
         rc = -errno;
-        *what = "eventfd";
+        what = "eventfd";
         goto fail_ring;
     }
     return 0;
 
-fail_ring:
+fail_ring: /* as fl_worker_destroy: the ring first, then its buffers (none yet is fine) */
     io_uring_queue_exit(&w->ring);
+    fl_bufring_destroy(&w->rbufs);
+    e->stage = FL_START_WORKER;
+    snprintf(e->msg, sizeof(e->msg), "worker %d: %s: %s", id, what, strerror(-rc));
     return rc;
 }
 
@@ -186,7 +190,7 @@ static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
             memcpy(c->ev_data, fl_bufring_data(&w->rbufs, bid), (size_t)cqe->res);
         fl__worker_recycle(w, bid);
     }
-    w->srv->dispatch(w, c);
+    w->srv->rt->dispatch(w, c);
 }
 
 static void handle(struct fl_worker *w, struct io_uring_cqe *cqe)
@@ -226,11 +230,12 @@ static void sample_allocator(struct timespec *last)
     }
 }
 
-/* tpc: this worker's own connections are gone. ws: everyone's are, since a
- * connection accepted anywhere may have its close in flight on this ring. */
+/* This worker's own connections are gone; or everyone's, when connections
+ * roam (ws), since one accepted anywhere may have its close in flight on
+ * this ring. */
 static bool may_exit(struct fl_worker *w)
 {
-    if (!w->srv->run_tasks)
+    if (!w->srv->rt->conns_roam)
         return atomic_load(&w->nconns) == 0;
     for (int i = 0; i < w->srv->nworkers; i++)
         if (atomic_load(&w->srv->workers[i].nconns))
@@ -238,24 +243,20 @@ static bool may_exit(struct fl_worker *w)
     return true;
 }
 
-/* Submits what is queued and, unless more work is ready, sleeps until a
- * completion arrives. DEFER_TASKRUN runs completion work only when asked
- * for events, hence submit_and_get_events when not sleeping. */
+/* Submits what is queued and, unless the runtime has more work ready,
+ * sleeps until a completion arrives. DEFER_TASKRUN runs completion work
+ * only when asked for events, hence submit_and_get_events when not
+ * sleeping. */
 static void submit_and_wait(struct fl_worker *w)
 {
-    struct fl_server *srv = w->srv;
-    if (srv->free_owner)
-        fl__buf_remote_drain(w);
-    bool busy = srv->run_tasks && srv->run_tasks(w);
-    if (srv->free_owner)
-        fl__buf_remote_flush(w);
+    const struct fl_runtime_ops *rt = w->srv->rt;
     int rc;
-    if (busy || (srv->park && !srv->park(w))) {
+    if (rt->before_wait && !rt->before_wait(w)) {
         rc = io_uring_submit_and_get_events(&w->ring);
     } else {
         rc = io_uring_submit_and_wait(&w->ring, 1);
-        if (srv->unpark)
-            srv->unpark(w);
+        if (rt->after_wait)
+            rt->after_wait(w);
     }
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
         fprintf(stderr, "fraglab-server: worker %d: io_uring_enter: %s\n", w->id, strerror(-rc));
@@ -306,13 +307,62 @@ void fl_worker_run(struct fl_worker *w)
         io_uring_cq_advance(&w->ring, n);
         check_overflow(w);
         sample_allocator(&last_sample);
-        unsigned gen = atomic_load_explicit(&w->srv->release_gen, memory_order_relaxed);
-        if (gen != w->release_seen) {
-            w->release_seen = gen;
-            fl_alloc_release_thread();
-        }
+        fl__worker_release_check(w);
     }
-    if (w->srv->free_owner)
-        fl__buf_remote_flush(w); /* the owners may have exited: fl_server_stop drains */
+    if (w->srv->rt->worker_exit)
+        w->srv->rt->worker_exit(w);
     fl_alloc_sample_thread();
+}
+
+/* --- /admin/release ------------------------------------------------------- */
+
+/* How long /admin/release waits for the other workers to flush: a worker
+ * reaches its check within one loop turn once woken, so only a stuck one
+ * runs into it, and that must not hang the request. */
+#define RELEASE_WAIT_NS 3000000000ull
+
+void fl__worker_release_check(struct fl_worker *w)
+{
+    unsigned gen = atomic_load_explicit(&w->srv->release_gen, memory_order_acquire);
+    if (gen == w->release_seen)
+        return;
+    w->release_seen = gen;
+    fl_alloc_release_thread();
+    atomic_store_explicit(&w->release_done, gen, memory_order_release);
+}
+
+/* The other workers that flushed for generation `gen` or a later one. */
+static int flushed_since(struct fl_worker *w, unsigned gen)
+{
+    int n = 0;
+    for (int i = 0; i < w->srv->nworkers; i++) {
+        struct fl_worker *o = &w->srv->workers[i];
+        unsigned done = atomic_load_explicit(&o->release_done, memory_order_acquire);
+        n += o != w && (int)(done - gen) >= 0; /* wrap-safe: gen only grows */
+    }
+    return n;
+}
+
+/* The caller's ring is not served meanwhile, but the others' are: each
+ * flushes on its own thread. Two workers in /admin/release at once answer
+ * each other's generation here, so neither waits for the other in vain. */
+int fl_worker_release_all(struct fl_worker *w)
+{
+    struct fl_server *srv = w->srv;
+    unsigned gen = atomic_fetch_add(&srv->release_gen, 1) + 1;
+    fl__worker_release_check(w);
+    for (int i = 0; i < srv->nworkers; i++)
+        if (&srv->workers[i] != w)
+            fl_worker_wake(&srv->workers[i]);
+    uint64_t deadline = fl__now_ns() + RELEASE_WAIT_NS;
+    int others = 0;
+    while ((others = flushed_since(w, gen)) < srv->nworkers - 1 && !atomic_load(&srv->stopping) &&
+           fl__now_ns() < deadline) {
+        struct timespec nap = {0, 50000};
+        nanosleep(&nap, NULL);
+        fl__worker_release_check(w);
+    }
+    /* Process-wide last, so what the threads gave back is returned too. */
+    fl_alloc_release();
+    return 1 + others;
 }

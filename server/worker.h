@@ -1,7 +1,8 @@
 /* worker.h - one worker: a thread with its own io_uring, its own listening
  * sockets, its own provided-buffer ring and counters. Both runtime modes are
- * made of workers; they differ only in `fl_server.dispatch`, which decides
- * where a connection's next step runs (tpc: right here; ws: any worker). */
+ * made of workers; they differ only in the operations table `fl_server.rt`
+ * (runtime.h), whose dispatch decides where a connection's next step runs
+ * (tpc: right here; ws: any worker). */
 #ifndef FL_SERVER_WORKER_H
 #define FL_SERVER_WORKER_H
 
@@ -17,7 +18,6 @@
 #include "config.h"
 #include "counters.h"
 #include "uring.h"
-#include "deque.h"
 #include "fl_alloc.h"
 
 struct fl_conn;
@@ -30,6 +30,9 @@ struct fl_worker;
 #define FL_RBUF_GROUP 0
 #define FL_MAX_WORKERS 1024
 
+struct fl_runtime_ops;
+struct fl_start_error;
+
 struct fl_server {
     struct fl_server_config cfg;
     const struct fl_alloc_info *alloc;
@@ -39,31 +42,9 @@ struct fl_server {
     atomic_bool stopping;
     sem_t go;                /* posted once per worker when all are ready: none serves before */
     atomic_uint release_gen; /* bumped by /admin/release: flush thread caches */
-    /* Runs the step that connection `c` has ready (its completion is stored
-     * in the connection). tpc: at once, on `w`; ws: queued for any worker. */
-    void (*dispatch)(struct fl_worker *w, struct fl_conn *c);
-    /* ws: runs queued tasks after completions were reaped; true when more
-     * may be ready, so the loop must not block. NULL in tpc. */
-    bool (*run_tasks)(struct fl_worker *w);
-    /* ws: about to block; false if work appeared and it must not. */
-    bool (*park)(struct fl_worker *w);
-    void (*unpark)(struct fl_worker *w);
-    bool free_owner;             /* --free-policy owner */
-    struct fl_injector injector; /* ws: the shared deque */
-    atomic_int nparked;          /* ws: workers blocked in their ring wait */
-};
-
-/* ws: completions reaped by one worker for another, sent in one batch. */
-#define FL_WS_BATCH 64
-struct fl_ws_pending {
-    void *tasks[FL_WS_BATCH];
-    unsigned n;
-};
-
-/* A batch of buffers on their way back to the worker that allocated them. */
-struct fl_remote_batch {
-    struct fl_buf_hdr *head, *tail;
-    unsigned n;
+    const struct fl_runtime_ops *rt; /* the mode's operations, chosen once at start */
+    void *rt_state;                  /* the mode's own state, made by rt->prepare */
+    bool free_owner;                 /* --free-policy owner: rt->return_to_owner frees */
 };
 
 struct fl_worker {
@@ -77,16 +58,10 @@ struct fl_worker {
     int wake_fd; /* eventfd: other threads write it to wake this worker */
     uint64_t wake_val;
     struct fl_bufring rbufs;
-    atomic_int nconns; /* connections accepted here and not yet freed */
-    unsigned release_seen;
-    /* ws */
-    struct fl_deque deque;
-    struct fl_injector inbox; /* completions other workers drew for this one */
-    atomic_bool parked;
-    struct fl_ws_pending *pending; /* per target worker: reaped, not yet handed over */
-    /* free-policy owner: buffers other workers freed, for us to free */
-    _Atomic(struct fl_buf_hdr *) remote_head;
-    struct fl_remote_batch *outbox; /* per owner, flushed each loop turn */
+    atomic_int nconns;        /* connections accepted here and not yet freed */
+    unsigned release_seen;    /* the last release_gen this worker flushed for */
+    atomic_uint release_done; /* the same, for the worker waiting in /admin/release */
+    void *rt;                 /* the mode's per-worker state (rt->prepare) */
     uint64_t rng;
     struct fl_http *http_cache; /* parsers for reuse (http.c) */
     unsigned http_cached;
@@ -112,9 +87,9 @@ enum fl_op {
 #define FL_UD_RETRY_ACCEPT 80ull      /* the pause after a failed accept ended */
 #define FL_UD_RETRY_ECHO_ACCEPT 96ull /* the same for the echo listener */
 
-/* Sets up the worker's ring, buffer ring, wake eventfd and listeners.
- * 0 or -errno; `what` names the failed call. */
-int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, const char **what);
+/* Sets up the worker's ring, buffer ring and wake eventfd.
+ * 0, or -errno with the stage and one line naming the failed call in `e`. */
+int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, struct fl_start_error *e);
 
 /* Releases everything fl_worker_init acquired. */
 void fl_worker_destroy(struct fl_worker *w);
@@ -134,10 +109,14 @@ struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
 /* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
 void fl__worker_recycle(struct fl_worker *w, unsigned bid);
 
-/* Frees the buffers other workers returned to this one (free-policy owner),
- * and sends out this worker's batches for the others. */
-void fl__buf_remote_drain(struct fl_worker *w);
-void fl__buf_remote_flush(struct fl_worker *w);
+/* Flushes this worker's thread caches if /admin/release asked since it last
+ * did, and says so in release_done (this worker's thread only). */
+void fl__worker_release_check(struct fl_worker *w);
+
+/* /admin/release on worker `w`: flushes its own thread caches, has every
+ * other worker flush theirs and waits (bounded) until they did, then
+ * releases process-wide. The number of workers that flushed, `w` included. */
+int fl_worker_release_all(struct fl_worker *w);
 
 /* A pseudo-random number from the worker's own generator. */
 uint64_t fl__worker_rand(struct fl_worker *w);

@@ -229,6 +229,29 @@ static void test_bad_values(void **state)
     assert_int_equal(load("--ring-entries", "32768", "--port", "65535", NULL), FL_CONFIG_OK);
 }
 
+/* The mode and free policy are named once; tpc refuses the owner policy it
+ * would ignore (and /stats would report as in force). */
+static void test_mode_and_policy(void **state)
+{
+    (void)state;
+    assert_int_equal(load(NULL), FL_CONFIG_OK);
+    assert_int_equal(cfg.mode_kind, FL_MODE_TPC);
+    assert_int_equal(cfg.free_policy_kind, FL_FREE_LOCAL);
+    assert_int_equal(load("--mode", "ws", "--free-policy", "owner", NULL), FL_CONFIG_OK);
+    assert_int_equal(cfg.mode_kind, FL_MODE_WS);
+    assert_int_equal(cfg.free_policy_kind, FL_FREE_OWNER);
+    assert_string_equal(cfg.mode, "ws");
+    assert_string_equal(cfg.free_policy, "owner");
+    load_fails("--free-policy 'owner': ws mode only", "--mode", "tpc", "--free-policy", "owner",
+               NULL);
+    load_fails("--free-policy 'owner': ws mode only", "--free-policy", "owner", NULL);
+    char path[64];
+    write_tmp(path, sizeof(path), "[server]\nfree_policy = owner\n");
+    load_fails(": free_policy 'owner': ws mode only", "--config", path, NULL);
+    assert_int_equal(load("--config", path, "--mode", "ws", NULL), FL_CONFIG_OK);
+    unlink(path);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -412,6 +435,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_size_suffixes),
         cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_mode_and_policy),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_help_and_version),
