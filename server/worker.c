@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "conn.h"
 #include "http.h"
 
@@ -121,7 +122,7 @@ static void arm_wake(struct fl_worker *w)
 static void pause_accept(struct fl_worker *w, uint64_t ud, int err)
 {
     FL_COUNT(&w->ctr, accept_errors, 1);
-    uint64_t now = fl__now_ns();
+    uint64_t now = fl_clock_ns();
     if (!w->accept_warned || now - w->accept_warned > 10000000000ull) {
         w->accept_warned = now;
         fprintf(stderr,

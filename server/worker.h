@@ -19,6 +19,8 @@
 #include "uring.h"
 #include "deque.h"
 #include "fl_alloc.h"
+#include "http.h"
+#include "workload.h"
 
 struct fl_conn;
 struct fl_worker;
@@ -39,6 +41,8 @@ struct fl_server {
     atomic_bool stopping;
     sem_t go;                /* posted once per worker when all are ready: none serves before */
     atomic_uint release_gen; /* bumped by /admin/release: flush thread caches */
+    fl_http_route_cb *route; /* answers parsed requests: routes.c's, or a test's */
+    struct fl_hold_budget hold_budget; /* bytes held by all connections (work_max_held_total) */
     /* Runs the step that connection `c` has ready (its completion is stored
      * in the connection). tpc: at once, on `w`; ws: queued for any worker. */
     void (*dispatch)(struct fl_worker *w, struct fl_conn *c);
