@@ -13,8 +13,9 @@
  *           taken in sends of at most 256 * N bytes (0: one read, one send)
  * Checked on every input: the first answer starts with a whole HTTP/1.1
  * response head, and is no 2xx when the first request has both
- * Content-Length and Transfer-Encoding; every server buffer is freed, and
- * every held byte given back to the budget, once the connection is. */
+ * Content-Length and Transfer-Encoding; a connection that asks for more
+ * input has parsed all it had; every server buffer is freed, and every
+ * held byte given back to the budget, once the connection is. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,6 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos += n;
         attach(w, c, sel);
         next = send_all(w, c, fl_conn_feed(w, c, in, n), &a, cut * 256);
+        if (next == FL_CONN_RECV && c->in)
+            abort(); /* waits for more input with some still unparsed */
     }
     fl_conn_free(w, c);
     if (FL_READ(&w->ctr, buffer_bytes) != bytes0)
