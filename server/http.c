@@ -68,7 +68,7 @@ static int on_message_begin(llhttp_t *p)
     c->http->req.active = true;
     /* The first request's head is due header_timeout after the accept; a
      * later one's after its first byte, set by the receive that waits for
-     * the rest (conn.c), so a head that arrives whole reads no clock. */
+     * the rest (conn_ring.c), so a head that arrives whole reads no clock. */
     if (c->nreq)
         c->head_deadline = 0;
     return 0;
