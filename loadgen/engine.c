@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "uring.h"
 
 #define RBUF_COUNT 256           /* provided receive buffers per thread */
@@ -114,9 +115,7 @@ struct fl_lg_thread {
 
 uint64_t fl_lg_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return fl_clock_ns();
 }
 
 /* ------------------------------------------------------------------ tallies */

@@ -49,6 +49,10 @@
     X(SIZE, work_max_burst_size, 65536, "workload cap: bytes of one burst allocation")             \
     X(SIZE, work_max_hold, 1048576, "workload cap: bytes held by one request")                     \
     X(SIZE, work_max_hold_conn, 16777216, "workload cap: bytes held by one connection")            \
+    X(SIZE, work_max_held_total, 1073741824,                                                       \
+      "workload budget: bytes held by all connections together, 503 beyond (1 GiB: far above "     \
+      "what the shipped scenarios hold, far below what the per-connection cap allows at "          \
+      "max_conns, so no client can exhaust a laptop)")                                             \
     X(INT, work_max_hold_for, 100000, "workload cap: requests a hold may outlive its request")
 
 /* The runtime mode and free policy, named once by validation (the strings

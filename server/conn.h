@@ -4,29 +4,28 @@
  * at most one completion of it exists at any time, stored in the connection
  * itself until a worker runs it. That makes a connection's step a task that
  * any worker may run (ws mode) without locks: whoever holds the completion
- * owns the connection until it submits the next operation. */
+ * owns the connection until it submits the next operation.
+ *
+ * Two halves. conn.c is the connection without I/O: bytes in (fl_conn_feed),
+ * bytes out (fl_conn_sent), a deadline passed (fl_conn_expired), each
+ * answering what the connection wants next. conn_ring.c is the driver that
+ * turns completions into those calls and their answers into the next
+ * operation on the worker's io_uring (fl_conn_open, fl_conn_run). The fuzzer
+ * and tests/server/test_conn.c drive the same calls without a ring. */
 #ifndef FL_SERVER_CONN_H
 #define FL_SERVER_CONN_H
 
 #include <linux/time_types.h>
-#include <llhttp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
+#include "counters.h"
+#include "out.h"
+#include "workload.h"
+
+struct fl_http;
 struct fl_worker;
-
-#define FL_OUT_MAX 64   /* response pieces queued for one sendmsg */
-#define FL_OUT_INLINE 3 /* of them, held in the connection itself */
-
-/* The output queue beyond FL_OUT_INLINE pieces (pipelined requests): an
- * fl_buf allocated when the inline queue overflows and freed once the
- * queue drains, so an idle connection carries only the inline one. */
-struct fl_outq {
-    struct iovec iov[FL_OUT_MAX];
-    void *buf[FL_OUT_MAX];
-};
 
 enum fl_conn_kind { FL_CONN_HTTP, FL_CONN_ECHO };
 
@@ -39,55 +38,11 @@ enum fl_wait {
     FL_WAIT_SEND, /* one send: send_timeout */
 };
 
-/* An allocation held past its request (workload endpoint). */
-struct fl_hold {
-    struct fl_hold *next;
-    uint64_t expires; /* request number after which it is freed, or FL_HOLD_CONN */
-    uint64_t bytes;
-};
-
-/* The request being parsed. Its buffers are allocated as it arrives, each of
- * the size it needs: the target, and the body (Content-Length, or grown for
- * chunked bodies). */
-struct fl_req {
-    char *target; /* fl_buf, target_len bytes */
-    uint64_t target_len;
-    char *body; /* fl_buf */
-    uint64_t body_len;
-    uint8_t field[20]; /* current header name, lower-cased, truncated */
-    uint8_t field_len;
-    uint8_t val[16]; /* value of Expect */
-    uint8_t val_len;
-    uint8_t which;     /* the header being read: enum fl_hdr (http.c) */
-    bool in_value;     /* a span of the current field's value was seen */
-    uint8_t hosts;     /* Host fields seen */
-    uint16_t nfields;  /* header fields seen */
-    uint32_t line_len; /* request line bytes: method, target, version */
-    uint32_t head_len; /* head bytes so far */
-    uint32_t field_sz; /* bytes of the current field, name and value */
-    char te[32];       /* Transfer-Encoding values, lower-cased, joined by ',' */
-    uint8_t te_len;    /* 0: none seen; sizeof(te): too long */
-    bool expect_100;   /* Expect: 100-continue seen */
-    bool sent_100;
-    bool active;        /* between message begin and complete */
-    bool headers_done;  /* headers complete, body may follow */
-    bool head_only;     /* HEAD: no body in the response */
-    int status;         /* set by a callback that rejects the request (413, ...) */
-    const char *why;    /* and why, for the answer's body */
-    const char *allow;  /* "Allow: ...\r\n" for a 405, set by the route */
-    uint8_t oom_kind;   /* with status 503: the enum fl_oom that failed */
-    uint64_t oom_bytes; /* and its size */
-};
-
-/* The parser and the request it builds: what an HTTP connection needs only
- * between a request's first byte and its answer. A connection waiting for
- * its next request gives it back to its worker's cache (http.c), so an idle
- * keep-alive connection carries none of it. */
-struct fl_http {
-    llhttp_t parser;
-    const char *parse_start; /* the bytes llhttp_execute is working on */
-    struct fl_req req;
-    struct fl_http *next; /* in a worker's cache */
+/* What a connection wants after a step of conn.c. */
+enum fl_conn_next {
+    FL_CONN_RECV,  /* more input: nothing to send, nothing left to parse */
+    FL_CONN_SEND,  /* queued output: c->out, pieces [head, n) */
+    FL_CONN_CLOSE, /* close: nothing is left to send */
 };
 
 struct fl_conn {
@@ -97,7 +52,7 @@ struct fl_conn {
     char *ev_data; /* received bytes copied out of the buffer ring (fl_buf) */
 
     enum fl_conn_kind kind;
-    int fd;
+    int fd;                 /* -1 without a socket (tests) */
     int last_worker;        /* worker that ran the previous step, for migrations */
     struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
     struct fl_worker *home; /* worker that accepted it */
@@ -118,42 +73,51 @@ struct fl_conn {
     char *in;
     uint32_t in_off, in_len;
 
-    /* output: pieces in request order, each an fl_buf freed once sent; `out`
-     * and `out_buf` point at the inline arrays or at `outq`'s */
-    struct iovec *out;
-    void **out_buf;
-    struct fl_outq *outq;
-    struct iovec out_inl[FL_OUT_INLINE];
-    void *out_buf_inl[FL_OUT_INLINE];
-    uint32_t out_n, out_head, out_cap;
-    uint64_t out_bytes;
+    struct fl_out out; /* answers waiting to be sent, in request order */
 
     struct fl_http *http; /* HTTP only, and only while a request is under way */
     uint64_t nreq;        /* requests completed */
-    struct fl_hold *holds;
-    uint64_t hold_bytes;
-    uint64_t next_expiry;
+    struct fl_holds holds;
 } __attribute__((aligned(16)));
+
+/* ---- conn.c: the connection without I/O ---- */
+
+/* A new connection of `kind` on worker `w`, with its drawn state and no
+ * socket; NULL (counted) when the connection itself cannot be allocated.
+ * A state that cannot be had is remembered: HTTP answers it 503 at the
+ * first read, echo closes at once. */
+struct fl_conn *fl_conn_new(struct fl_worker *w, enum fl_conn_kind kind);
+
+/* Runs `n` received bytes on worker `w`: `data` is an fl_buf of `n` bytes
+ * that the connection now owns, or NULL when they could not be copied out
+ * (answered 503). HTTP is parsed and answered into c->out; echo queues the
+ * bytes back. */
+enum fl_conn_next fl_conn_feed(struct fl_worker *w, struct fl_conn *c, char *data, size_t n);
+
+/* Accounts `n` bytes of c->out as sent, on worker `w`: frees what went out;
+ * once the queue drained, parses the input a paused parser left. */
+enum fl_conn_next fl_conn_sent(struct fl_worker *w, struct fl_conn *c, size_t n);
+
+/* The receive deadline `kind` passed: a request under way is answered 408;
+ * a connection between requests (or one that never sent a byte) closes. */
+enum fl_conn_next fl_conn_expired(struct fl_worker *w, struct fl_conn *c, enum fl_wait kind);
+
+/* What the connection wants now. Between requests (receive, no request
+ * under way, no input left) it also gives its parser back to `w`. */
+enum fl_conn_next fl_conn_next(struct fl_worker *w, struct fl_conn *c);
+
+/* Drops what would still be parsed or sent: the connection is closing. */
+void fl_conn_shut(struct fl_worker *w, struct fl_conn *c);
+
+/* Frees the connection and everything it holds (on worker `w`). */
+void fl_conn_free(struct fl_worker *w, struct fl_conn *c);
+
+/* ---- conn_ring.c: the driver on the worker's io_uring ---- */
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts it. */
 void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind);
 
 /* Runs the connection's pending completion on worker `w`. */
 void fl_conn_run(struct fl_worker *w, struct fl_conn *c);
-
-/* Queues a response piece (an fl_buf, or NULL with static bytes in `iov`),
- * growing the queue past the inline pieces on c->cur. Returns false when
- * the output queue is full or cannot grow (counted as a response failure). */
-bool fl__conn_queue(struct fl_conn *c, void *buf, const void *data, size_t len);
-
-/* Empties the output queue (its pieces already freed or sent) and goes back
- * to the inline one. */
-void fl__conn_out_reset(struct fl_worker *w, struct fl_conn *c);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t fl__now_ns(void);
-
-/* Frees every allocation the connection holds. */
-void fl__conn_drop_holds(struct fl_worker *w, struct fl_conn *c, bool all);
 
 #endif

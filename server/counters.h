@@ -29,6 +29,8 @@
     X(http_parsers, "http_parsers", gauge,                                                         \
       "HTTP parsers held by connections with a request under way (idle ones hold none)")           \
     X(held_bytes, "held_bytes", gauge, "Bytes held past their request by the workload endpoint")   \
+    X(hold_budget_refusals, "hold_budget_refusals_total", counter,                                 \
+      "Holds answered 503: the server-wide budget work_max_held_total was reached")                \
     X(bytes_received, "received_bytes_total", counter, "Bytes received")                           \
     X(bytes_sent, "sent_bytes_total", counter, "Bytes sent")                                       \
     X(echo_bytes, "echo_bytes_total", counter, "Bytes echoed on the raw TCP port")                 \

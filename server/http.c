@@ -1,6 +1,7 @@
 /* http.c - HTTP/1.1 over llhttp (strict mode): the request is gathered into
- * buffers of its own size as it streams in, routed when complete, and
- * answered in order; pipelined requests are parsed from the same read. */
+ * buffers of its own size as it streams in, handed to the route callback
+ * when complete, and answered in order into the connection's output queue;
+ * pipelined requests are parsed from the same read. */
 #include "http.h"
 
 #include <stdio.h>
@@ -67,7 +68,7 @@ static int on_message_begin(llhttp_t *p)
     c->http->req.active = true;
     /* The first request's head is due header_timeout after the accept; a
      * later one's after its first byte, set by the receive that waits for
-     * the rest (conn.c), so a head that arrives whole reads no clock. */
+     * the rest (conn_ring.c), so a head that arrives whole reads no clock. */
     if (c->nreq)
         c->head_deadline = 0;
     return 0;
@@ -300,11 +301,11 @@ static int on_message_complete(llhttp_t *p)
     c->nreq++;
     c->closing = !llhttp_should_keep_alive(p) || (max_req > 0 && c->nreq >= (uint64_t)max_req);
     FL_COUNT(&w->ctr, requests, 1);
-    fl__route(w, c);
+    w->srv->route(w, c);
     fl_http_reset(w, c);
-    if (c->holds && c->nreq >= c->next_expiry)
-        fl__conn_drop_holds(w, c, false);
-    if (c->closing || c->out_bytes > MAX_PENDING_OUT || c->out_n + 4 > FL_OUT_MAX)
+    /* Room for the next request's answer: a response is at most two pieces,
+     * plus a 100 Continue. */
+    if (c->closing || c->out.bytes > MAX_PENDING_OUT || c->out.n + 4 > FL_OUT_MAX)
         return HPE_PAUSED;
     return 0;
 }
@@ -415,7 +416,7 @@ bool fl_http_feed(struct fl_worker *w, struct fl_conn *c)
     struct fl_req *r = &c->http->req;
     if (r->active && r->headers_done && r->expect_100 && !r->sent_100 && !c->closing) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        r->sent_100 = fl__conn_queue(c, NULL, cont, sizeof(cont) - 1);
+        r->sent_100 = fl_out_push(w, &c->out, NULL, cont, sizeof(cont) - 1);
     }
     return !c->closing;
 }
@@ -546,7 +547,10 @@ static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int st
 
 static void queue_or_close(struct fl_worker *w, struct fl_conn *c, void *buf, size_t len)
 {
-    if (!fl__conn_queue(c, buf, buf, len)) { /* cannot happen: the parser pauses first */
+    /* Full (the parser pauses well before) or no room to grow: the answer
+     * is lost, and the connection closes so that no later answer is read
+     * as this one's. */
+    if (!fl_out_push(w, &c->out, buf, buf, len)) {
         fl_buf_free(w, buf);
         c->closing = true;
     }

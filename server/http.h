@@ -1,8 +1,12 @@
 /* http.h - HTTP/1.1 on a connection: llhttp callbacks that build the request
- * in buffers of its own size, and the responses. */
+ * in buffers of its own size, the route callback that answers it, and the
+ * responses. http.c never calls the endpoints itself: it calls the route it
+ * was given (struct fl_server's `route`), so the request path runs without
+ * them in tests. */
 #ifndef FL_SERVER_HTTP_H
 #define FL_SERVER_HTTP_H
 
+#include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,19 +16,69 @@
 struct fl_conn;
 struct fl_worker;
 
+/* The request being parsed. Its buffers are allocated as it arrives, each of
+ * the size it needs: the target, and the body (Content-Length, or grown for
+ * chunked bodies). */
+struct fl_req {
+    char *target; /* fl_buf, target_len bytes */
+    uint64_t target_len;
+    char *body; /* fl_buf */
+    uint64_t body_len;
+    uint8_t field[20]; /* current header name, lower-cased, truncated */
+    uint8_t field_len;
+    uint8_t val[16]; /* value of Expect */
+    uint8_t val_len;
+    uint8_t which;     /* the header being read: enum fl_hdr (http.c) */
+    bool in_value;     /* a span of the current field's value was seen */
+    uint8_t hosts;     /* Host fields seen */
+    uint16_t nfields;  /* header fields seen */
+    uint32_t line_len; /* request line bytes: method, target, version */
+    uint32_t head_len; /* head bytes so far */
+    uint32_t field_sz; /* bytes of the current field, name and value */
+    char te[32];       /* Transfer-Encoding values, lower-cased, joined by ',' */
+    uint8_t te_len;    /* 0: none seen; sizeof(te): too long */
+    bool expect_100;   /* Expect: 100-continue seen */
+    bool sent_100;
+    bool active;        /* between message begin and complete */
+    bool headers_done;  /* headers complete, body may follow */
+    bool head_only;     /* HEAD: no body in the response */
+    int status;         /* set by a callback that rejects the request (413, ...) */
+    const char *why;    /* and why, for the answer's body */
+    const char *allow;  /* "Allow: ...\r\n" for a 405, set by the route */
+    uint8_t oom_kind;   /* with status 503: the enum fl_oom that failed */
+    uint64_t oom_bytes; /* and its size */
+};
+
+/* The parser and the request it builds: what an HTTP connection needs only
+ * between a request's first byte and its answer. A connection waiting for
+ * its next request gives it back to its worker's cache, so an idle
+ * keep-alive connection carries none of it. */
+struct fl_http {
+    llhttp_t parser;
+    const char *parse_start; /* the bytes llhttp_execute is working on */
+    struct fl_req req;
+    struct fl_http *next; /* in a worker's cache */
+};
+
+/* Answers the request just parsed (c->http->req; its method in
+ * c->http->parser) through fl_http_respond*, on worker `w`. Runs once per
+ * request, in request order; c->nreq already counts it. */
+typedef void fl_http_route_cb(struct fl_worker *w, struct fl_conn *c);
+
 /* Gives the connection a parser (from worker `w`'s cache) if it has none;
  * false when none can be allocated. */
 bool fl_http_attach(struct fl_worker *w, struct fl_conn *c);
 
-/* Takes the parser back into `w`'s cache once the connection waits for its
- * next request (no request under way, no input left), or closes. */
+/* Takes the parser back into `w`'s cache (the connection waits for its next
+ * request with no input left, or closes). */
 void fl_http_detach(struct fl_worker *w, struct fl_conn *c);
 
 /* Frees the parsers cached by worker `w` (at its end). */
 void fl_http_cache_free(struct fl_worker *w);
 
-/* Parses the connection's unparsed input; queues responses. Returns false
- * when the connection must close once its output is sent. */
+/* Parses the connection's unparsed input (c->in from c->in_off) and queues
+ * the answers; stops early (input left) when too much output waits. Returns
+ * false when the connection must close once its output is sent. */
 bool fl_http_feed(struct fl_worker *w, struct fl_conn *c);
 
 /* Answers `status` with `why` in the body and Connection: close: for a
@@ -52,8 +106,5 @@ void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, con
 /* Queues a response of `len` body bytes written by `fill(dst, len)`. */
 void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
                           size_t len, void (*fill)(char *dst, size_t len));
-
-/* Routes the request just parsed (routes.c). */
-void fl__route(struct fl_worker *w, struct fl_conn *c);
 
 #endif

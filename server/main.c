@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "fl_alloc.h"
+#include "routes.h"
 #include "runtime.h"
 #include "uring.h"
 
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
     if (srv.cfg.check)
         return check(&info);
     srv.alloc = fl_alloc_active();
+    srv.route = fl_routes_cb;
 
     /* Workers inherit this mask: only the main thread takes the signals. */
     sigset_t set;

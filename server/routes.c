@@ -1,14 +1,14 @@
 /* routes.c - the endpoints: /healthz, /echo, /work, /stats, /metrics and
  * /admin/release. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "routes.h"
+
 #include "buf.h"
 #include "conn.h"
-#include "http.h"
 #include "stats.h"
 #include "workload.h"
 #include "worker.h"
@@ -78,22 +78,31 @@ static void release(struct fl_worker *w, struct fl_conn *c)
     fl_http_respond(w, c, 200, "application/json", body, (size_t)n);
 }
 
-/* false when the hold cannot be allocated (nothing is held then). */
+/* Holds what the request asks for past its answer; false when it was
+ * answered instead (503: over the server-wide budget, or out of memory). */
 static bool hold(struct fl_worker *w, struct fl_conn *c, const struct fl_work_req *r)
 {
-    struct fl_hold *h = fl_buf_alloc(w, sizeof(*h) + r->hold);
-    if (!h)
+    struct fl_server *srv = w->srv;
+    switch (fl_hold_take(w, &c->holds, &srv->hold_budget, &srv->cfg, r, c->nreq)) {
+    case FL_HOLD_OK:
+        FL_COUNT(&w->ctr, held_bytes, (int64_t)r->hold);
+        return true;
+    case FL_HOLD_OVER_BUDGET: {
+        /* Not an allocation failure: the server is fine and the
+         * connection stays open; the client may retry once holds end. */
+        char msg[200];
+        FL_COUNT(&w->ctr, hold_budget_refusals, 1);
+        snprintf(msg, sizeof(msg),
+                 "hold=%llu would exceed the server-wide budget work_max_held_total=%lld\n",
+                 (unsigned long long)r->hold, (long long)srv->cfg.work_max_held_total);
+        respond_text(w, c, 503, msg);
         return false;
-    memset(h + 1, 0x33, r->hold); /* resident, like data a session keeps */
-    h->bytes = r->hold;
-    h->expires = r->hold_for == FL_HOLD_CONN ? FL_HOLD_CONN : c->nreq + r->hold_for;
-    h->next = c->holds;
-    c->holds = h;
-    c->hold_bytes += r->hold;
-    if (h->expires < c->next_expiry)
-        c->next_expiry = h->expires;
-    FL_COUNT(&w->ctr, held_bytes, (int64_t)r->hold);
-    return true;
+    }
+    case FL_HOLD_NO_MEMORY:
+        break;
+    }
+    fl_http_unavailable(w, c, FL_OOM_hold, r->hold);
+    return false;
 }
 
 static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size_t qlen)
@@ -107,7 +116,7 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
         respond_text(w, c, 400, err);
         return;
     }
-    if (r.hold && c->hold_bytes + r.hold > (uint64_t)w->srv->cfg.work_max_hold_conn) {
+    if (r.hold && c->holds.bytes + r.hold > (uint64_t)w->srv->cfg.work_max_hold_conn) {
         snprintf(err, sizeof(err), "hold=%llu would exceed the cap work_max_hold_conn=%lld\n",
                  (unsigned long long)r.hold, (long long)w->srv->cfg.work_max_hold_conn);
         respond_text(w, c, 400, err);
@@ -118,10 +127,8 @@ static void work(struct fl_worker *w, struct fl_conn *c, const char *query, size
         fl_http_unavailable(w, c, FL_OOM_burst, failed);
         return;
     }
-    if (r.hold && !hold(w, c, &r)) {
-        fl_http_unavailable(w, c, FL_OOM_hold, r.hold);
+    if (r.hold && !hold(w, c, &r))
         return;
-    }
     fl_http_respond_fill(w, c, 200, "text/plain", r.resp, fl_work_fill);
 }
 
@@ -138,7 +145,7 @@ static const char *allowed(const char *path, size_t len)
     return NULL;
 }
 
-void fl__route(struct fl_worker *w, struct fl_conn *c)
+static void route(struct fl_worker *w, struct fl_conn *c)
 {
     const char *t = c->http->req.target ? c->http->req.target : "";
     size_t tlen = c->http->req.target_len;
@@ -165,4 +172,13 @@ void fl__route(struct fl_worker *w, struct fl_conn *c)
     } else {
         respond_text(w, c, 404, "not found\n");
     }
+}
+
+void fl_routes_cb(struct fl_worker *w, struct fl_conn *c)
+{
+    route(w, c);
+    /* Holds end with the request that completes their time (hold_for). */
+    uint64_t freed = fl_holds_release(w, &c->holds, &w->srv->hold_budget, c->nreq);
+    if (freed)
+        FL_COUNT(&w->ctr, held_bytes, -(int64_t)freed);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "conn.h"
 #include "http.h"
 #include "runtime.h"
@@ -125,7 +126,7 @@ static void arm_wake(struct fl_worker *w)
 static void pause_accept(struct fl_worker *w, uint64_t ud, int err)
 {
     FL_COUNT(&w->ctr, accept_errors, 1);
-    uint64_t now = fl__now_ns();
+    uint64_t now = fl_clock_ns();
     if (!w->accept_warned || now - w->accept_warned > 10000000000ull) {
         w->accept_warned = now;
         fprintf(stderr,
@@ -354,10 +355,10 @@ int fl_worker_release_all(struct fl_worker *w)
     for (int i = 0; i < srv->nworkers; i++)
         if (&srv->workers[i] != w)
             fl_worker_wake(&srv->workers[i]);
-    uint64_t deadline = fl__now_ns() + RELEASE_WAIT_NS;
+    uint64_t deadline = fl_clock_ns() + RELEASE_WAIT_NS;
     int others = 0;
     while ((others = flushed_since(w, gen)) < srv->nworkers - 1 && !atomic_load(&srv->stopping) &&
-           fl__now_ns() < deadline) {
+           fl_clock_ns() < deadline) {
         struct timespec nap = {0, 50000};
         nanosleep(&nap, NULL);
         fl__worker_release_check(w);

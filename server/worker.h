@@ -19,6 +19,8 @@
 #include "counters.h"
 #include "uring.h"
 #include "fl_alloc.h"
+#include "http.h"
+#include "workload.h"
 
 struct fl_conn;
 struct fl_worker;
@@ -42,9 +44,11 @@ struct fl_server {
     atomic_bool stopping;
     sem_t go;                /* posted once per worker when all are ready: none serves before */
     atomic_uint release_gen; /* bumped by /admin/release: flush thread caches */
-    const struct fl_runtime_ops *rt; /* the mode's operations, chosen once at start */
-    void *rt_state;                  /* the mode's own state, made by rt->prepare */
-    bool free_owner;                 /* --free-policy owner: rt->return_to_owner frees */
+    const struct fl_runtime_ops *rt;   /* the mode's operations, chosen once at start */
+    void *rt_state;                    /* the mode's own state, made by rt->prepare */
+    bool free_owner;                   /* --free-policy owner: rt->return_to_owner frees */
+    fl_http_route_cb *route;           /* answers parsed requests: routes.c's, or a test's */
+    struct fl_hold_budget hold_budget; /* bytes held by all connections (work_max_held_total) */
 };
 
 struct fl_worker {

@@ -1,6 +1,6 @@
 /* workload.c - the workload endpoint (see workload.h): the query string
- * parser with its caps, the burst of short-lived allocations, and the
- * response body pattern. */
+ * parser with its caps, the burst of short-lived allocations, the response
+ * body pattern, and the holds with their server-wide budget. */
 #include "workload.h"
 
 #include <errno.h>
@@ -344,4 +344,84 @@ void fl_work_fill(char *dst, size_t len)
         memcpy(dst + n, dst, m);
         n += m;
     }
+}
+
+/* ---- holds ---- */
+
+/* An allocation held past its request: this header, then the held bytes. */
+struct fl_hold {
+    struct fl_hold *next;
+    uint64_t expires; /* request number after which it is freed, or FL_HOLD_CONN */
+    uint64_t bytes;
+};
+
+void fl_holds_init(struct fl_holds *hs)
+{
+    hs->list = NULL;
+    hs->bytes = 0;
+    hs->next_expiry = FL_HOLD_CONN;
+}
+
+/* Takes `bytes` from the budget unless the total would pass `max`. The add
+ * comes first and is undone on refusal, so two workers racing for the last
+ * bytes can never both get them (at worst both are refused). */
+static bool budget_take(struct fl_hold_budget *b, uint64_t bytes, uint64_t max)
+{
+    uint64_t before = atomic_fetch_add_explicit(&b->held, bytes, memory_order_relaxed);
+    if (before + bytes <= max && before + bytes >= before)
+        return true;
+    atomic_fetch_sub_explicit(&b->held, bytes, memory_order_relaxed);
+    return false;
+}
+
+static void budget_give(struct fl_hold_budget *b, uint64_t bytes)
+{
+    atomic_fetch_sub_explicit(&b->held, bytes, memory_order_relaxed);
+}
+
+enum fl_hold_result fl_hold_take(struct fl_worker *w, struct fl_holds *hs,
+                                 struct fl_hold_budget *budget, const struct fl_server_config *cfg,
+                                 const struct fl_work_req *r, uint64_t nreq)
+{
+    if (!budget_take(budget, r->hold, cap_u64(cfg->work_max_held_total)))
+        return FL_HOLD_OVER_BUDGET;
+    struct fl_hold *h =
+        r->hold <= SIZE_MAX - sizeof(*h) ? fl_buf_alloc(w, sizeof(*h) + r->hold) : NULL;
+    if (!h) {
+        budget_give(budget, r->hold);
+        return FL_HOLD_NO_MEMORY;
+    }
+    memset(h + 1, 0x33, r->hold); /* resident, like data a session keeps */
+    h->bytes = r->hold;
+    h->expires = r->hold_for == FL_HOLD_CONN ? FL_HOLD_CONN : nreq + r->hold_for;
+    h->next = hs->list;
+    hs->list = h;
+    hs->bytes += r->hold;
+    if (h->expires < hs->next_expiry)
+        hs->next_expiry = h->expires;
+    return FL_HOLD_OK;
+}
+
+uint64_t fl_holds_release(struct fl_worker *w, struct fl_holds *hs, struct fl_hold_budget *budget,
+                          uint64_t nreq)
+{
+    if (!hs->list || nreq < hs->next_expiry)
+        return 0;
+    uint64_t next = FL_HOLD_CONN, freed = 0;
+    for (struct fl_hold **pp = &hs->list; *pp;) {
+        struct fl_hold *h = *pp;
+        if (h->expires <= nreq) {
+            *pp = h->next;
+            freed += h->bytes;
+            fl_buf_free(w, h);
+        } else {
+            if (h->expires < next)
+                next = h->expires;
+            pp = &h->next;
+        }
+    }
+    hs->bytes -= freed;
+    hs->next_expiry = next;
+    budget_give(budget, freed);
+    return freed;
 }

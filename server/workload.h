@@ -6,10 +6,16 @@
  *                 &hold=BYTES&hold_for=REQUESTS|conn&seed=N
  * Every parameter is optional (default 0 / none; burst sizes default 16..1024;
  * hold_for defaults to 1: freed when the connection's next request ends;
- * hold_for=conn frees at connection close). Sizes accept k/m suffixes. */
+ * hold_for=conn frees at connection close). Sizes accept k/m suffixes.
+ *
+ * Holds are kept per connection (struct fl_holds) and charged to one
+ * server-wide budget (struct fl_hold_budget, work_max_held_total). This
+ * file knows nothing of HTTP or rings: the route and the connection call
+ * it, and count the worker's held_bytes gauge from what it returns. */
 #ifndef FL_SERVER_WORKLOAD_H
 #define FL_SERVER_WORKLOAD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +61,49 @@ size_t fl_work_burst(struct fl_worker *w, const struct fl_work_req *r, uint64_t 
 /* Fills `dst` with `len` bytes of the response pattern: byte i of the body is
  * 'a' + (i % 26), so a client can verify any response without a copy. */
 void fl_work_fill(char *dst, size_t len);
+
+struct fl_hold; /* one held allocation (workload.c) */
+
+/* A connection's holds, touched only by the step running the connection. */
+struct fl_holds {
+    struct fl_hold *list;
+    uint64_t bytes;       /* held by this connection (work_max_hold_conn caps it) */
+    uint64_t next_expiry; /* request number the earliest hold ends with; FL_HOLD_CONN: none */
+};
+
+/* The bytes held by every connection of the server together, checked
+ * against work_max_held_total. Every worker adds and subtracts with relaxed
+ * atomics: the figure guards a size, it orders no other memory, and one
+ * locked add per hold and per release is noise beside the hold's own
+ * malloc and page touching. */
+struct fl_hold_budget {
+    _Atomic uint64_t held;
+};
+
+enum fl_hold_result {
+    FL_HOLD_OK,
+    FL_HOLD_OVER_BUDGET, /* would pass work_max_held_total: nothing held */
+    FL_HOLD_NO_MEMORY,   /* the allocation failed: nothing held */
+};
+
+/* Makes zeroed holds ready (none held, nothing due). */
+void fl_holds_init(struct fl_holds *hs);
+
+/* Holds r->hold bytes (r as accepted by fl_work_parse, r->hold > 0) on
+ * connection holds `hs`, answering its request number `nreq`: kept until
+ * request nreq + r->hold_for ends (FL_HOLD_CONN: until the connection
+ * closes), touched so they are resident. The bytes are taken from `budget`
+ * first, and refused when the server would then hold more than
+ * cfg->work_max_held_total; a failed allocation gives them back. The
+ * caller checks work_max_hold_conn beforehand (it answers 400, not 503). */
+enum fl_hold_result fl_hold_take(struct fl_worker *w, struct fl_holds *hs,
+                                 struct fl_hold_budget *budget, const struct fl_server_config *cfg,
+                                 const struct fl_work_req *r, uint64_t nreq);
+
+/* Frees the holds due once request `nreq` has ended (FL_HOLD_CONN: every
+ * one, at close) and gives their bytes back to `budget`. Returns the bytes
+ * freed. Cheap when nothing is due. */
+uint64_t fl_holds_release(struct fl_worker *w, struct fl_holds *hs, struct fl_hold_budget *budget,
+                          uint64_t nreq);
 
 #endif

@@ -1,6 +1,7 @@
 /* test_workload.c - the workload endpoint's query parser (defaults, every
  * parameter, every rejection, caps from the config), its burst (allocation
- * and free counts, sizes, window, determinism) and its response pattern.
+ * and free counts, sizes, window, determinism), its response pattern, and
+ * its holds with the server-wide budget (work_max_held_total).
  *
  * Links server/workload.c with the stub fl_buf_alloc/fl_buf_free below
  * instead of server/buf.c, so the burst's calls can be counted and checked.
@@ -98,6 +99,7 @@ static void default_caps(struct fl_server_config *c)
     c->work_max_hold = 1048576;
     c->work_max_hold_conn = 16777216;
     c->work_max_hold_for = 100000;
+    c->work_max_held_total = 1073741824;
 }
 
 static int setup(void **state)
@@ -491,6 +493,110 @@ static void test_burst_failure_frees_all(void **state)
     assert_int_equal(fl_work_burst(&worker, &r, NULL), 0);
 }
 
+/* ---- holds and their budget ---- */
+
+static struct fl_work_req hold_req(uint64_t bytes, uint64_t hold_for)
+{
+    return (struct fl_work_req){.hold = bytes, .hold_for = hold_for, .seed = 1};
+}
+
+static enum fl_hold_result take(struct fl_holds *hs, struct fl_hold_budget *b, uint64_t bytes,
+                                uint64_t hold_for, uint64_t nreq)
+{
+    struct fl_work_req r = hold_req(bytes, hold_for);
+    return fl_hold_take(&worker, hs, b, &cfg, &r, nreq);
+}
+
+static uint64_t budget_held(struct fl_hold_budget *b)
+{
+    return atomic_load(&b->held);
+}
+
+/* Two connections share the budget: holds up to it are taken, one byte
+ * past it is refused with nothing allocated, and what a closing
+ * connection gives back can be held again. */
+static void test_holds_share_the_budget(void **state)
+{
+    (void)state;
+    cfg.work_max_held_total = 10000;
+    struct fl_hold_budget b = {0};
+    struct fl_holds one, two;
+    fl_holds_init(&one);
+    fl_holds_init(&two);
+    assert_int_equal(take(&one, &b, 4000, FL_HOLD_CONN, 1), FL_HOLD_OK);
+    assert_int_equal(take(&two, &b, 4000, FL_HOLD_CONN, 1), FL_HOLD_OK);
+    assert_int_equal(take(&one, &b, 4000, FL_HOLD_CONN, 2), FL_HOLD_OVER_BUDGET);
+    assert_int_equal(rec.allocs, 2); /* the refusal allocated nothing */
+    assert_int_equal(budget_held(&b), 8000);
+    assert_int_equal(one.bytes, 4000);
+    assert_int_equal(take(&two, &b, 2000, FL_HOLD_CONN, 2), FL_HOLD_OK); /* exactly full */
+    assert_int_equal(take(&one, &b, 1, FL_HOLD_CONN, 3), FL_HOLD_OVER_BUDGET);
+    assert_int_equal(budget_held(&b), 10000);
+
+    assert_int_equal(fl_holds_release(&worker, &one, &b, FL_HOLD_CONN), 4000); /* close */
+    assert_int_equal(budget_held(&b), 6000);
+    assert_int_equal(one.bytes, 0);
+    assert_null(one.list);
+    assert_int_equal(take(&two, &b, 4000, FL_HOLD_CONN, 3), FL_HOLD_OK);
+    assert_int_equal(fl_holds_release(&worker, &two, &b, FL_HOLD_CONN), 10000);
+    assert_int_equal(budget_held(&b), 0);
+    assert_int_equal(rec.nlive, 0);
+}
+
+/* Holds end with the request that completes their time, giving their bytes
+ * back; the rest stay, and the next expiry follows them. */
+static void test_hold_expiry(void **state)
+{
+    (void)state;
+    struct fl_hold_budget b = {0};
+    struct fl_holds hs;
+    fl_holds_init(&hs);
+    assert_int_equal(take(&hs, &b, 100, 1, 2), FL_HOLD_OK);            /* ends with 3 */
+    assert_int_equal(take(&hs, &b, 200, 3, 2), FL_HOLD_OK);            /* ends with 5 */
+    assert_int_equal(take(&hs, &b, 400, FL_HOLD_CONN, 2), FL_HOLD_OK); /* at close */
+    assert_int_equal(hs.next_expiry, 3);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, 2), 0);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, 4), 100);
+    assert_int_equal(hs.next_expiry, 5);
+    assert_int_equal(budget_held(&b), 600);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, 5), 200);
+    assert_int_equal(hs.next_expiry, FL_HOLD_CONN);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, 1000), 0);
+    assert_int_equal(hs.bytes, 400);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, FL_HOLD_CONN), 400);
+    assert_int_equal(budget_held(&b), 0);
+    assert_int_equal(rec.nlive, 0);
+}
+
+/* A hold whose allocation fails gives its bytes back to the budget. */
+static void test_hold_failure_returns_budget(void **state)
+{
+    (void)state;
+    struct fl_hold_budget b = {0};
+    struct fl_holds hs;
+    fl_holds_init(&hs);
+    rec.fail_at = 1;
+    assert_int_equal(take(&hs, &b, 5000, FL_HOLD_CONN, 1), FL_HOLD_NO_MEMORY);
+    assert_int_equal(budget_held(&b), 0);
+    assert_int_equal(hs.bytes, 0);
+    assert_null(hs.list);
+    assert_int_equal(take(&hs, &b, 5000, FL_HOLD_CONN, 1), FL_HOLD_OK);
+    assert_int_equal(fl_holds_release(&worker, &hs, &b, FL_HOLD_CONN), 5000);
+}
+
+/* A budget of 0 refuses every hold, as a cap of 0 allows only 0. */
+static void test_zero_budget_refuses_holds(void **state)
+{
+    (void)state;
+    cfg.work_max_held_total = 0;
+    struct fl_hold_budget b = {0};
+    struct fl_holds hs;
+    fl_holds_init(&hs);
+    assert_int_equal(take(&hs, &b, 1, FL_HOLD_CONN, 1), FL_HOLD_OVER_BUDGET);
+    assert_int_equal(budget_held(&b), 0);
+    assert_int_equal(rec.allocs, 0);
+}
+
 /* ---- fill ---- */
 
 static void check_fill(size_t len)
@@ -550,6 +656,10 @@ int main(void)
         cmocka_unit_test_setup(test_burst_large_sizes, setup),
         cmocka_unit_test_setup(test_burst_same_seed_same_sizes, setup),
         cmocka_unit_test_setup(test_burst_failure_frees_all, setup),
+        cmocka_unit_test_setup(test_holds_share_the_budget, setup),
+        cmocka_unit_test_setup(test_hold_expiry, setup),
+        cmocka_unit_test_setup(test_hold_failure_returns_budget, setup),
+        cmocka_unit_test_setup(test_zero_budget_refuses_holds, setup),
         cmocka_unit_test_setup(test_fill_pattern, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
