@@ -11,9 +11,11 @@
 
 /* X(kind, name, default, help): kind is STR, INT (int64), SIZE (bytes,
  * accepting suffixes k/K, m/M, g/G for KiB/MiB/GiB) or TIME (milliseconds,
- * written with a unit ms, s, m or h; a bare number is seconds). `name` is the struct field and the
- * INI key; the flag is --name with '_' written as '-'. The INI file accepts either spelling, in a
- * [server] section or at top level. */
+ * written in the one duration grammar of common/duration.h: a number with
+ * an optional fraction and unit ns, us, ms, s, m or h; a bare number is
+ * seconds; finer than a millisecond is refused). `name` is the struct
+ * field and the INI key; the flag is --name with '_' written as '-'. The
+ * INI file accepts either spelling, in a [server] section or at top level. */
 #define FL_SERVER_OPTIONS(X)                                                                       \
     X(STR, mode, "tpc", "runtime: tpc (pinned thread-per-core) or ws (work-stealing)")             \
     X(INT, threads, 0, "worker threads (0 = online CPUs)")                                         \

@@ -176,16 +176,26 @@ static void test_time_units(void **state)
         const char *in;
         int64_t want_ms;
     } ok[] = {
-        {"0", 0}, {"10", 10000}, {"10s", 10000}, {"250ms", 250}, {"2m", 120000}, {"1h", 3600000},
+        {"0", 0},        {"10", 10000},  {"10s", 10000}, {"250ms", 250}, {"2m", 120000},
+        {"1h", 3600000}, {"1.5s", 1500}, {"0.5", 500},   {"2000us", 2},  {"3000000ns", 3},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         assert_int_equal(load("--header-timeout", ok[i].in, NULL), FL_CONFIG_OK);
         assert_int_equal(cfg.header_timeout, ok[i].want_ms);
     }
-    static const char *const bad[] = {"", "s", "1x", "1.5s", "-1s", "1 s", "1sec", "10ms5"};
+    static const char *const bad[] = {"", "s", "1x", "1.5ms", "-1s", "1 s", "1sec", "10ms5", "1."};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         load_fails("--send-timeout", "--send-timeout", bad[i], NULL);
-    load_fails("--keepalive-timeout '2d': expected a duration", "--keepalive-timeout", "2d", NULL);
+    load_fails("--keepalive-timeout '2d': unknown time unit 'd'", "--keepalive-timeout", "2d",
+               NULL);
+    load_fails("--keepalive-timeout '-1s': a duration cannot be negative", "--keepalive-timeout",
+               "-1s", NULL);
+    load_fails("--keepalive-timeout '1s5': unexpected '5' after the unit 's'",
+               "--keepalive-timeout", "1s5", NULL);
+    load_fails("--keepalive-timeout '250us': not a whole number of milliseconds",
+               "--keepalive-timeout", "250us", NULL);
+    load_fails("--keepalive-timeout '99999999999999999999': too large", "--keepalive-timeout",
+               "99999999999999999999", NULL);
     load_fails("--body-timeout 25h: must be between 0s and 24h", "--body-timeout", "25h", NULL);
     load_fails("--max-headers 0: must be between 1", "--max-headers", "0", NULL);
     load_fails("--max-head 32: must be between 64", "--max-head", "32", NULL);
@@ -262,7 +272,7 @@ static void test_ini_errors(void **state)
     (void)state;
     expect_ini_error("[server]\n\nport = 1\nbogus = 2\n", ":4: unknown key 'bogus'");
     expect_ini_error("port = 1\n[client]\nport = 2\n",
-                     ":3: unknown section '[client]' (settings go in [server])");
+                     ":2: unknown section '[client]' (settings go in [server])");
     expect_ini_error("[server]\nthreads = 12x\n", ":2: threads '12x': expected a decimal integer");
     expect_ini_error("[server]\nmode = fast\n", ":2: mode 'fast': expected one of tpc, ws");
     expect_ini_error("[server]\nport = 80\n\nport 81\nbogus = 1\n",
