@@ -131,9 +131,6 @@ void fl_alloc_release_thread(void);
  * Long-lived threads call it from time to time; a no-op elsewhere. */
 void fl_alloc_sample_thread(void);
 
-/* Name of an allocator kind ("jemalloc"). */
-const char *fl_alloc_kind_name(enum fl_alloc_kind kind);
-
 /* Process memory of `pid` (0 = self) from /proc/PID/smaps_rollup. */
 struct fl_procmem {
 #define FL_X(field, name, help) int64_t field;

@@ -88,6 +88,8 @@ struct loader {
 
 #define FMT(a, b) __attribute__((format(printf, a, b)))
 
+static void usage(FILE *f);
+
 /* The caller prints err as one line: keep a value's control characters
  * (a newline in a flag's argument) out of it. */
 static void one_line(char *err)
@@ -467,7 +469,7 @@ static enum fl_config_result scan_flags(struct loader *ld, int argc, char **argv
             ld->c->check = true;
             break;
         case VAL_HELP:
-            fl_config_usage(stdout);
+            usage(stdout);
             return FL_CONFIG_EXIT_OK;
         case VAL_VERSION:
             printf("fraglab-server %s\n", FRAGLAB_VERSION);
@@ -539,7 +541,8 @@ static void usage_line(FILE *f, int width, const char *name, const char *arg, co
     fputc('\n', f);
 }
 
-void fl_config_usage(FILE *f)
+/* Prints --help: every option with its default and help text. */
+static void usage(FILE *f)
 {
     static const char *const arg[] = {
         [K_STR] = "VALUE", [K_INT] = "N", [K_SIZE] = "BYTES", [K_TIME] = "TIME"};
@@ -568,18 +571,4 @@ void fl_config_usage(FILE *f)
     }
     for (int k = 0; k < NEXTRA; k++)
         usage_line(f, width, extras[k].o.name, extras[k].arg, extras[k].help, NULL);
-}
-
-void fl_config_print(FILE *f, const struct fl_server_config *c)
-{
-    for (int i = 0; i < NOPT; i++) {
-        char t[32];
-        if (opts[i].kind == K_STR)
-            fprintf(f, "%s = %s\n", opts[i].name, str(c, i));
-        else if (opts[i].kind == K_TIME) {
-            fmt_time(t, sizeof(t), num(c, i));
-            fprintf(f, "%s = %s\n", opts[i].name, t);
-        } else
-            fprintf(f, "%s = %" PRId64 "\n", opts[i].name, num(c, i));
-    }
 }

@@ -68,15 +68,10 @@ struct fl_server_config {
 enum fl_config_result { FL_CONFIG_OK, FL_CONFIG_EXIT_OK, FL_CONFIG_ERROR };
 
 /* Fills `c` from defaults, then --config FILE, then flags; validates values
- * (mode, ranges, min <= max). FL_CONFIG_EXIT_OK after printing --help or
- * --version; FL_CONFIG_ERROR with one line in `err` naming the bad value. */
+ * (mode, ranges, min <= max). FL_CONFIG_EXIT_OK after printing --help
+ * (every option with its default and help text) or --version; FL_CONFIG_ERROR with one line in
+ * `err` naming the bad value. */
 enum fl_config_result fl_config_load(int argc, char **argv, struct fl_server_config *c, char *err,
                                      size_t errlen);
-
-/* Prints --help: every option with its default and help text. */
-void fl_config_usage(FILE *f);
-
-/* Writes every option as "name = value" lines (for /stats and the logs). */
-void fl_config_print(FILE *f, const struct fl_server_config *c);
 
 #endif
