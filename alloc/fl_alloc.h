@@ -137,6 +137,8 @@ struct fl_procmem {
     FL_PROCMEM_FIELDS(FL_X)
 #undef FL_X
 };
+/* Reads `pid`'s (0: this process's) figures: 0, or -errno (the open's or
+ * the read's; -ENODATA when the file holds no Rss line). */
 int fl_procmem_read(pid_t pid, struct fl_procmem *m);
 
 #endif
