@@ -131,15 +131,14 @@ void fl_alloc_release_thread(void);
  * Long-lived threads call it from time to time; a no-op elsewhere. */
 void fl_alloc_sample_thread(void);
 
-/* Name of an allocator kind ("jemalloc"). */
-const char *fl_alloc_kind_name(enum fl_alloc_kind kind);
-
 /* Process memory of `pid` (0 = self) from /proc/PID/smaps_rollup. */
 struct fl_procmem {
 #define FL_X(field, name, help) int64_t field;
     FL_PROCMEM_FIELDS(FL_X)
 #undef FL_X
 };
+/* Reads `pid`'s (0: this process's) figures: 0, or -errno (the open's or
+ * the read's; -ENODATA when the file holds no Rss line). */
 int fl_procmem_read(pid_t pid, struct fl_procmem *m);
 
 #endif

@@ -23,14 +23,16 @@ int fl_procmem_read(pid_t pid, struct fl_procmem *m)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    ssize_t n, len = 0;
+    ssize_t n = 0, len = 0;
     while (len < (ssize_t)sizeof(buf) - 1 &&
            (n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
         len += n;
     int saved = errno;
     close(fd);
-    if (len <= 0)
-        return len < 0 ? -saved : -ENODATA;
+    if (n < 0) /* a failed read is its errno, not "no data", even after a partial one */
+        return -saved;
+    if (len == 0)
+        return -ENODATA;
     buf[len] = '\0';
 
     static const struct {

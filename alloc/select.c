@@ -273,13 +273,6 @@ const struct fl_alloc_info *fl_alloc_active(void)
     return initialised ? &active_info : NULL;
 }
 
-const char *fl_alloc_kind_name(enum fl_alloc_kind kind)
-{
-    static const char *names[] = {"glibc",    "jemalloc",  "mimalloc",
-                                  "tcmalloc", "sanitizer", "other"};
-    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
-}
-
 const struct fl__alloc_backend *fl__alloc_backend_active(void)
 {
     return active_be;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rand.h"
+
 int fl_noise_init(struct fl_noise *n, uint64_t max_body, uint64_t seed)
 {
     size_t len = (size_t)max_body + FL_REQ_NOISE_SLACK;
@@ -16,7 +18,7 @@ int fl_noise_init(struct fl_noise *n, uint64_t max_body, uint64_t seed)
         return -ENOMEM;
     uint64_t rng = fl_dist_stream(seed, UINT64_MAX);
     for (size_t i = 0; i < len; i += 8) {
-        uint64_t x = fl_dist_next(&rng);
+        uint64_t x = fl_rand_next(&rng);
         size_t k = len - i < 8 ? len - i : 8;
         memcpy(b + i, &x, k);
     }
@@ -66,7 +68,7 @@ __attribute__((format(printf, 2, 3))) static void put(struct head *h, const char
 
 static void body_window(struct fl_req *r, uint64_t len, uint64_t *rng, const struct fl_noise *n)
 {
-    uint64_t off = fl_dist_next(rng) % FL_REQ_NOISE_SLACK;
+    uint64_t off = fl_rand_next(rng) % FL_REQ_NOISE_SLACK;
     r->body = n->bytes + off;
     r->body_len = (size_t)len;
 }
@@ -119,12 +121,12 @@ int fl_req_build(struct fl_req *r, const struct fl_scenario_request *q, uint64_t
         uint64_t bmax = fl_dist_sample(&q->burst_max, rng, progress);
         uint64_t hold = fl_dist_sample(&q->hold, rng, progress);
         uint64_t hold_for = fl_dist_sample(&q->hold_for, rng, progress);
-        uint64_t seed = fl_dist_next(rng) % 1000000 + 1;
+        uint64_t seed = fl_rand_next(rng) % 1000000 + 1;
         uint64_t body = fl_dist_sample(&q->body, rng, progress);
         if (q->post)
             body_window(r, body, rng, n);
         else
-            (void)fl_dist_next(rng);
+            (void)fl_rand_next(rng);
         put(&h, "%s /work?resp=%" PRIu64, q->post ? "POST" : "GET", resp);
         if (q->burst.set && burst) {
             put(&h, "&burst=%" PRIu64, burst);

@@ -161,24 +161,3 @@ bool fl_resp_keep_alive(const struct fl_resp *r)
 {
     return r->complete && r->keep_alive && r->result != FL_RESP_PROTOCOL;
 }
-
-const char *fl_resp_result_name(enum fl_resp_result res)
-{
-    switch (res) {
-    case FL_RESP_MORE:
-        return "more";
-    case FL_RESP_OK:
-        return "ok";
-    case FL_RESP_UNAVAILABLE:
-        return "unavailable";
-    case FL_RESP_STATUS:
-        return "status";
-    case FL_RESP_LENGTH:
-        return "length";
-    case FL_RESP_MISMATCH:
-        return "mismatch";
-    case FL_RESP_PROTOCOL:
-        return "protocol";
-    }
-    return "unknown";
-}

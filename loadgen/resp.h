@@ -66,7 +66,5 @@ void fl_resp_expect(struct fl_resp *r, const struct fl_resp_expect *want);
 enum fl_resp_result fl_resp_feed(struct fl_resp *r, const char *data, size_t len, size_t *used);
 /* After a complete response: whether the connection may carry another request. */
 bool fl_resp_keep_alive(const struct fl_resp *r);
-/* "more", "ok", "unavailable", "status", "length", "mismatch" or "protocol". */
-const char *fl_resp_result_name(enum fl_resp_result res);
 
 #endif

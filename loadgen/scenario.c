@@ -1,11 +1,7 @@
-/* scenario.c - reads a scenario file (format: config/quick.ini, README).
- *
- * inih splits lines into key = value pairs, but three things it does are
- * wrong here, so its reader is wrapped: Debian's build does not tell the
- * handler the line number; it does not report a section without keys, and
- * merges two sections of the same name; and an indented line continues the
- * previous value. The reader counts lines, parses section headers itself
- * (handing inih an empty line instead), and drops leading blanks.
+/* scenario.c - reads a scenario file (format: config/quick.ini, README)
+ * through the one INI reader (common/fl_ini.h), which hands over every section
+ * header (so a section without keys, or a second one of a name, is seen)
+ * and every key with its line.
  *
  * How values parse: scenario_keys.c; what is checked once a section or the
  * file ends: scenario_check.c. [scenario] must come first, so that phases
@@ -18,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
+#include "fl_ini.h"
 
 int fl__scenario_fail(struct fl__loader *ld, int line, const char *fmt, ...)
 {
@@ -26,18 +22,11 @@ int fl__scenario_fail(struct fl__loader *ld, int line, const char *fmt, ...)
         return 0;
     ld->fail_line = line > 0 ? line : 1;
     ld->rc = -EINVAL;
-    if (!ld->errlen)
-        return 0;
-    int n = snprintf(ld->err, ld->errlen, "%s:%d: ", ld->path, ld->fail_line);
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < ld->errlen)
-        vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+    fl_ini_verror(ld->err, ld->errlen, ld->path, ld->fail_line, fmt, ap);
     va_end(ap);
-    for (char *p = ld->err; *p; p++) /* one line, whatever the file held */
-        if (iscntrl((unsigned char)*p))
-            *p = '?';
-    return 0; /* inih: stop */
+    return 0;
 }
 
 int fl__scenario_line_of(const struct fl__loader *ld, const char *name)
@@ -135,20 +124,15 @@ static bool open_named(struct fl__loader *ld, enum fl__sec sec, const char *name
 
 /* --- the file ------------------------------------------------------------ */
 
-/* `line` is "[...]" with leading blanks gone: ends the previous section,
+/* `text` is what "[...]" holds, trimmed: ends the previous section,
  * starts this one. */
-static bool begin_section(struct fl__loader *ld, char *line)
+static bool begin_section(struct fl__loader *ld, const char *text)
 {
     if (ld->sec != FL__SEC_NONE && !fl__scenario_finish_section(ld))
         return false;
-    char *close = strchr(line, ']');
-    if (!close)
-        return fl__scenario_fail(ld, ld->lineno, "section header without ']'");
-    char *rest = close + 1 + strspn(close + 1, " \t\r\n");
-    if (*rest && *rest != '#' && *rest != ';')
-        return fl__scenario_fail(ld, ld->lineno, "text after ']'");
-    *close = '\0';
-    char *word = fl__scenario_trim(line + 1);
+    char line[FL_INI_LINE_MAX + 1];
+    snprintf(line, sizeof(line), "%s", text);
+    char *word = line;
     size_t wl = strcspn(word, " \t");
     char *name = fl__scenario_trim(word + wl + (word[wl] != '\0'));
     word[wl] = '\0';
@@ -184,69 +168,48 @@ static bool begin_section(struct fl__loader *ld, char *line)
     return open_named(ld, sec, name);
 }
 
-static int ini_cb(void *user, const char *section, const char *name, const char *value)
+static int section_cb(void *user, const char *name, int line)
 {
     struct fl__loader *ld = user;
-    (void)section; /* always "": the reader keeps headers from inih */
-    if (ld->fail_line)
-        return 0;
-    if (ld->sec == FL__SEC_NONE)
-        return fl__scenario_fail(ld, ld->lineno,
-                                 "%s: outside a section (the file starts with [scenario])", name);
-    const struct fl__section *sc = &fl__scenario_sections[ld->sec];
-    int i = fl__scenario_key_index(ld->sec, name);
-    if (i < 0)
-        return fl__scenario_fail(ld, ld->lineno, "unknown key '%s' in [%s%s%s]", name, sc->word,
-                                 *fl__scenario_cur_name(ld) ? " " : "", fl__scenario_cur_name(ld));
-    if (ld->line[i])
-        return fl__scenario_fail(ld, ld->lineno, "%s: given twice (first on line %d)", name,
-                                 ld->line[i]);
-    ld->line[i] = ld->lineno;
-    char why[160];
-    const char *bad = fl__scenario_parse_key(&sc->keys[i], value, ld->cur, why, sizeof(why));
-    if (bad)
-        return fl__scenario_fail(ld, ld->lineno, "%s '%s': %s", name, value, bad);
-    return 1;
+    ld->lineno = line;
+    begin_section(ld, name);
+    return ld->rc;
 }
 
-/* Hands inih one line: counted, refused when longer than inih's buffer
- * (which would split it in two), without a UTF-8 byte order mark, leading
- * blanks (which inih takes as a continuation of the previous value) or a
- * trailing " # ..." comment; a section header is handled here and becomes
- * an empty line. */
-static char *read_cb(char *buf, int len, void *user)
+/* Why key `name` cannot be set here, into `why`; NULL if it can. */
+static const char *key_refused(struct fl__loader *ld, const char *name, int i, char *why,
+                               size_t len)
+{
+    const struct fl__section *sc = &fl__scenario_sections[ld->sec];
+    if (ld->sec == FL__SEC_NONE)
+        snprintf(why, len, "%s: outside a section (the file starts with [scenario])", name);
+    else if (i < 0)
+        snprintf(why, len, "unknown key '%s' in [%s%s%s]", name, sc->word,
+                 *fl__scenario_cur_name(ld) ? " " : "", fl__scenario_cur_name(ld));
+    else if (ld->line[i])
+        snprintf(why, len, "%s: given twice (first on line %d)", name, ld->line[i]);
+    else
+        return NULL;
+    return why;
+}
+
+static int key_cb(void *user, const char *name, const char *value, int line)
 {
     struct fl__loader *ld = user;
-    if (ld->fail_line || !fgets(buf, len, ld->fp)) {
-        if (!ld->fail_line && ferror(ld->fp))
-            ld->rc = errno ? -errno : -EIO;
-        return NULL;
+    ld->lineno = line;
+    int i = ld->sec == FL__SEC_NONE ? -1 : fl__scenario_key_index(ld->sec, name);
+    char why[FL_INI_LINE_MAX + 64];
+    const char *bad = key_refused(ld, name, i, why, sizeof(why));
+    if (bad) {
+        fl__scenario_fail(ld, line, "%s", bad);
+        return ld->rc;
     }
-    ld->lineno++;
-    size_t n = strlen(buf);
-    if (n && buf[n - 1] != '\n') {
-        int ch = getc(ld->fp); /* the line's newline, or the end of the file */
-        if (ch != '\n' && ch != EOF) {
-            fl__scenario_fail(ld, ld->lineno, "line longer than %d characters", len - 1);
-            return NULL;
-        }
-    }
-    size_t skip = ld->lineno == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* BOM */
-    skip += strspn(buf + skip, " \t");
-    memmove(buf, buf + skip, n - skip + 1);
-    for (char *p = buf; (p = strpbrk(p, "#;")) != NULL; p++) {
-        if (p > buf && (p[-1] == ' ' || p[-1] == '\t')) {
-            strcpy(p, "\n");
-            break;
-        }
-    }
-    if (*buf == '[' && !begin_section(ld, buf))
-        return NULL;
-    if (*buf == '[')
-        *buf = '\0';
-    else if (*buf && !strchr("#;\r\n", *buf) && !strpbrk(buf, "=:"))
-        return fl__scenario_fail(ld, ld->lineno, "expected 'key = value' or '[section]'"), NULL;
-    return buf;
+    ld->line[i] = line;
+    bad = fl__scenario_parse_key(&fl__scenario_sections[ld->sec].keys[i], value, ld->cur, why,
+                                 sizeof(why));
+    if (bad)
+        fl__scenario_fail(ld, line, "%s '%s': %s", name, value, bad);
+    return ld->rc;
 }
 
 /* The defaults, and the file's base name (without .ini) as its name. */
@@ -272,23 +235,12 @@ int fl_scenario_load(const char *path, struct fl_scenario *s, char *err, size_t 
     if (errlen)
         err[0] = '\0';
     set_defaults(s, path);
-    ld.fp = fopen(path, "r");
-    if (!ld.fp) {
-        int e = errno;
-        if (errlen)
-            snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    int rc = ini_parse_stream(read_cb, &ld, ini_cb, &ld);
-    if (ld.rc && !ld.fail_line && errlen) /* a read error */
-        snprintf(err, errlen, "%s: %s", path, strerror(-ld.rc));
-    else if (rc > 0 && !ld.fail_line) /* a line inih could not parse */
-        fl__scenario_fail(&ld, rc, "expected 'key = value' or '[section]'");
-    else if (rc < 0 && !ld.fail_line)
-        ld.rc = -ENOMEM;
-    if (!ld.rc)
+    static const struct fl_ini_handlers h = {.section_cb = section_cb, .key_cb = key_cb};
+    int rc = fl_ini_parse(path, &h, &ld, err, errlen);
+    if (rc == 0)
         fl__scenario_finish_file(&ld);
-    fclose(ld.fp);
+    else if (!ld.rc) /* the reader's own error: a bad line, or the file unreadable */
+        ld.rc = rc;
     if (ld.rc)
         fl_scenario_free(s);
     return ld.rc;

@@ -149,9 +149,6 @@ uint64_t fl_dist_lowest(const struct fl_dist *d);
 /* The largest value `d` can take over the whole run. */
 uint64_t fl_dist_highest(const struct fl_dist *d);
 
-/* The next 64 random bits of a splitmix64 state (any value is a valid state). */
-uint64_t fl_dist_next(uint64_t *rng);
-
 /* A uniform double in [0, 1) from the next draw of `rng`. */
 double fl_dist_uniform(uint64_t *rng);
 

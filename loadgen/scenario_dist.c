@@ -5,15 +5,18 @@
  *   RANGE = VALUE | VALUE "-" VALUE        run's start, the second at its end
  *   VALUE = bytes:  N[k|m|g]       (KiB, MiB, GiB; case-insensitive)
  *           counts: N
- *           times:  N[.F](ns|us|ms|s|m|h), or a bare 0
+ *           times:  N[.F][ns|us|ms|s|m|h]  (common/duration.h; a bare
+ *                                           number is seconds, as in the
+ *                                           server's config and nginx)
  *
- * A time without its unit is refused rather than guessed: "30" could be
- * seconds or milliseconds, and a wrong guess is off by a factor of 1000.
- * Ranges are inclusive. The generator is splitmix64 (Steele et al., 2014):
- * one 64-bit word of state, any value valid, so a connection's state can be
+ * Ranges are inclusive. The generator is common/rand.h's splitmix64: one
+ * 64-bit word of state, any value valid, so a connection's state can be
  * copied, stored or derived from the seed for free. The draws of the
  * request and population mixes and the phase lookup live here too. */
 #include "scenario_internal.h"
+
+#include "duration.h"
+#include "rand.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,54 +68,35 @@ char *fl__scenario_trim(char *s)
     return s;
 }
 
-static const struct suffix *find_sfx(enum fl_dist_unit unit, const char *name)
+static const struct suffix *find_sfx(const char *name)
 {
-    const struct suffix *t = unit == FL_DIST_TIME ? time_sfx : byte_sfx;
-    size_t n = unit == FL_DIST_TIME ? NSFX(time_sfx) : NSFX(byte_sfx);
-    for (size_t i = 0; i < n; i++) {
-        bool eq =
-            unit == FL_DIST_TIME ? strcmp(t[i].name, name) == 0 : strcasecmp(t[i].name, name) == 0;
-        if (eq)
-            return &t[i];
-    }
+    for (size_t i = 0; i < NSFX(byte_sfx); i++)
+        if (strcasecmp(byte_sfx[i].name, name) == 0)
+            return &byte_sfx[i];
     return NULL;
 }
 
-/* The number, then the suffix: digits (and for times a fraction) only, so
- * strtod's signs, exponents, hex and "inf" never get in. */
-static int parse_time(const char *s, size_t digits, uint64_t *out, char *why, size_t whylen)
+/* A time: the one duration grammar, at most FL_DIST_MAX_TIME. */
+static int parse_time(const char *s, uint64_t *out, char *why, size_t whylen)
 {
-    const char *p = s + digits;
-    if (*p == '.') {
-        size_t frac = strspn(p + 1, "0123456789");
-        if (!frac)
-            return bad(why, whylen, "expected digits after '.'");
-        p += 1 + frac;
-    }
-    double num = strtod(s, NULL);
-    if (!*p && num == 0) {
-        *out = 0;
-        return 0;
-    }
-    if (!*p)
-        return bad(why, whylen, "a time needs a unit: ns, us, ms, s, m or h");
-    const struct suffix *u = find_sfx(FL_DIST_TIME, p);
-    if (!u)
-        return bad(why, whylen, "unknown time unit '%s' (ns, us, ms, s, m or h)", p);
-    double v = round(num * (double)u->mul);
-    if (v > (double)FL_DIST_MAX_TIME)
+    uint64_t v = UINT64_MAX; /* stays so on -ERANGE */
+    if (fl_duration_parse(s, &v, why, whylen) == -EINVAL)
+        return -EINVAL;
+    if (v > FL_DIST_MAX_TIME) /* -ERANGE too */
         return bad(why, whylen, "too long (at most 30 days)");
-    *out = (uint64_t)v;
+    *out = v;
     return 0;
 }
 
+/* The number, then the suffix: digits only, so strtoull's signs and hex
+ * never get in. */
 static int parse_whole(enum fl_dist_unit unit, const char *s, size_t digits, uint64_t *out,
                        char *why, size_t whylen)
 {
     const char *p = s + digits;
     if (*p == '.')
         return bad(why, whylen, "expected a whole number");
-    const struct suffix *u = find_sfx(unit, p);
+    const struct suffix *u = find_sfx(p);
     if (unit == FL_DIST_COUNT && *p)
         return bad(why, whylen, "a count is a plain number");
     if (!u)
@@ -135,11 +119,11 @@ int fl_dist_parse_value(enum fl_dist_unit unit, const char *text, uint64_t *out,
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
     char *s = fl__scenario_trim(strcpy(buf, text));
+    if (unit == FL_DIST_TIME)
+        return parse_time(s, out, why, whylen);
     size_t digits = strspn(s, "0123456789");
     if (!digits)
         return bad(why, whylen, "expected a number");
-    if (unit == FL_DIST_TIME)
-        return parse_time(s, digits, out, why, whylen);
     return parse_whole(unit, s, digits, out, why, whylen);
 }
 
@@ -242,17 +226,9 @@ uint64_t fl_dist_highest(const struct fl_dist *d)
 
 /* --- sampling ------------------------------------------------------------ */
 
-uint64_t fl_dist_next(uint64_t *rng)
-{
-    uint64_t z = (*rng += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 double fl_dist_uniform(uint64_t *rng)
 {
-    return (double)(fl_dist_next(rng) >> 11) * 0x1.0p-53;
+    return (double)(fl_rand_next(rng) >> 11) * 0x1.0p-53;
 }
 
 uint64_t fl_dist_stream(uint64_t seed, uint64_t stream)
@@ -260,8 +236,8 @@ uint64_t fl_dist_stream(uint64_t seed, uint64_t stream)
     /* Two rounds of the mixer, so neighbouring streams of neighbouring
      * seeds land far apart in the one splitmix64 sequence. */
     uint64_t st = seed ^ (stream * UINT64_C(0xd1b54a32d192ed03));
-    fl_dist_next(&st);
-    return fl_dist_next(&st);
+    fl_rand_next(&st);
+    return fl_rand_next(&st);
 }
 
 /* Every bound is below 2^53, so the doubles here are exact integers. */
@@ -274,7 +250,7 @@ static uint64_t lerp(uint64_t a, uint64_t b, double p)
 
 uint64_t fl_dist_sample(const struct fl_dist *d, uint64_t *rng, double progress)
 {
-    uint64_t r = fl_dist_next(rng);
+    uint64_t r = fl_rand_next(rng);
     if (!d->set)
         return 0;
     double p = progress > 0 ? (progress < 1 ? progress : 1) : 0; /* NaN too */

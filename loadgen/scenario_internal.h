@@ -49,7 +49,6 @@ struct fl__loader {
     const char *path;
     char *err;
     size_t errlen;
-    FILE *fp;
     int lineno;
     int fail_line;    /* 0, or the line that set err */
     int rc;           /* -errno once failed */

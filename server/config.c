@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
+#include "duration.h"
+#include "fl_ini.h"
 
 #ifndef FRAGLAB_VERSION
 #define FRAGLAB_VERSION "0"
@@ -83,13 +84,11 @@ struct loader {
     int origin[NOPT];
     char flags[NOPT][NAME_LEN];
     struct option longopts[NOPT + NEXTRA + 1];
-    FILE *fp;      /* the config file while it is parsed */
-    int lineno;    /* of the line inih is working on */
-    int fail_line; /* 0, or the line that set err */
-    int read_errno;
 };
 
 #define FMT(a, b) __attribute__((format(printf, a, b)))
+
+static void usage(FILE *f);
 
 /* The caller prints err as one line: keep a value's control characters
  * (a newline in a flag's argument) out of it. */
@@ -204,28 +203,19 @@ static const char *parse_size(const char *s, int64_t *out)
     return NULL;
 }
 
-/* Returns NULL, or why `s` is not a duration: digits, then optionally ms,
- * s, m or h (no unit: seconds). Stored in milliseconds. */
-static const char *parse_time(const char *s, int64_t *out)
+/* Returns NULL, or why `s` is not a duration (common/duration.h: a bare
+ * number is seconds). Stored in milliseconds, so a finer one is refused. */
+static const char *parse_time(const char *s, int64_t *out, char *why, size_t whylen)
 {
-    static const char bad[] = "expected a duration: digits with ms, s, m or h (no unit: seconds)";
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-    if (!isdigit((unsigned char)*s))
-        return bad;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++)
-        if (!strcmp(end, units[k].unit)) {
-            if (errno == ERANGE || v > INT64_MAX / units[k].ms)
-                return "too large";
-            *out = (int64_t)v * units[k].ms;
-            return NULL;
-        }
-    return bad;
+    uint64_t ns;
+    if (fl_duration_parse(s, &ns, why, whylen))
+        return why;
+    if (ns % 1000000) {
+        snprintf(why, whylen, "not a whole number of milliseconds");
+        return why;
+    }
+    *out = (int64_t)(ns / 1000000);
+    return NULL;
 }
 
 /* A duration the way a user would write it: 10000 ms is "10s". */
@@ -253,8 +243,9 @@ static enum fl_config_result set_value(struct loader *ld, int i, const char *v, 
         return FL_CONFIG_OK;
     }
     int64_t x = 0;
+    char buf[160];
     const char *why = o->kind == K_INT    ? parse_int(v, &x)
-                      : o->kind == K_TIME ? parse_time(v, &x)
+                      : o->kind == K_TIME ? parse_time(v, &x, buf, sizeof(buf))
                                           : parse_size(v, &x);
     if (why)
         return fail_opt(ld, i, " '%s': %s", v, why);
@@ -409,82 +400,36 @@ static int find_key(const char *key)
     return -1;
 }
 
-/* Like fail, prefixed with the file and line inih is on; returns 0 to
- * tell inih about the error. */
-FMT(2, 3) static int ini_fail(struct loader *ld, const char *fmt, ...)
+static int section_cb(void *user, const char *name, int line)
 {
-    char where[sizeof(ld->c->config_file) + 16];
-    snprintf(where, sizeof(where), "%s:%d: ", ld->c->config_file, ld->lineno);
-    va_list ap;
-    va_start(ap, fmt);
-    put_err(ld, where, fmt, ap);
-    va_end(ap);
-    ld->fail_line = ld->lineno;
+    struct loader *ld = user;
+    if (strcmp(name, "server") != 0)
+        return fl_ini_error(ld->err, ld->errlen, ld->c->config_file, line,
+                            "unknown section '[%s]' (settings go in [server])", name);
     return 0;
 }
 
-static int ini_cb(void *user, const char *section, const char *name, const char *value)
+static int key_cb(void *user, const char *key, const char *value, int line)
 {
     struct loader *ld = user;
-    if (ld->fail_line)
-        return 0;
-    if (*section && strcmp(section, "server") != 0)
-        return ini_fail(ld, "unknown section '[%s]' (settings go in [server])", section);
-    int i = find_key(name);
+    int i = find_key(key);
     if (i < 0)
-        return ini_fail(ld, "unknown key '%s'", name);
-    if (set_value(ld, i, value, ld->lineno) != FL_CONFIG_OK) {
-        ld->fail_line = ld->lineno;
-        return 0;
-    }
-    return 1;
+        return fl_ini_error(ld->err, ld->errlen, ld->c->config_file, line, "unknown key '%s'", key);
+    return set_value(ld, i, value, line) == FL_CONFIG_OK ? 0 : -EINVAL;
 }
 
-/* inih's reader, wrapped for three reasons: the handler learns the line
- * number (Debian's libinih is built without INI_HANDLER_LINENO); a line
- * longer than inih's buffer is refused instead of being split in two; and
- * leading blanks are dropped, so an indented "key = value" is a key, not a
- * continuation of the previous value (inih's multi-line values). */
-static char *ini_read_cb(char *buf, int len, void *user)
-{
-    struct loader *ld = user;
-    if (ld->fail_line || !fgets(buf, len, ld->fp)) {
-        if (ferror(ld->fp))
-            ld->read_errno = errno;
-        return NULL;
-    }
-    ld->lineno++;
-    size_t n = strlen(buf);
-    if (n && buf[n - 1] != '\n') {
-        int ch = getc(ld->fp);
-        if (ch != EOF) {
-            ini_fail(ld, "line longer than %d characters", len - 2);
-            return NULL;
-        }
-    }
-    size_t skip = strspn(buf, " \t");
-    memmove(buf, buf + skip, n - skip + 1);
-    return buf;
-}
-
+/* The file's lines go through the one INI reader (common/fl_ini.h); a file
+ * that cannot be opened or read is named as the config. */
 static enum fl_config_result load_file(struct loader *ld)
 {
+    static const struct fl_ini_handlers h = {.section_cb = section_cb, .key_cb = key_cb};
     const char *path = ld->c->config_file;
-    ld->fp = fopen(path, "r");
-    if (!ld->fp)
-        return fail(ld, "config %s: %s", path, strerror(errno));
-    int rc = ini_parse_stream(ini_read_cb, ld, ini_cb, ld);
-    fclose(ld->fp);
-    ld->fp = NULL;
-    if (ld->read_errno)
-        return fail(ld, "config %s: %s", path, strerror(ld->read_errno));
-    /* inih reports the first bad line; if it precedes the handler's
-     * complaint, it is a line inih could not parse at all. */
-    if (rc > 0 && (!ld->fail_line || rc < ld->fail_line))
-        return fail(ld, "%s:%d: expected 'key = value' or '[section]'", path, rc);
-    if (rc < 0)
-        return fail(ld, "config %s: out of memory", path);
-    return ld->fail_line ? FL_CONFIG_ERROR : FL_CONFIG_OK;
+    int rc = fl_ini_parse(path, &h, ld, ld->err, ld->errlen);
+    if (rc == 0)
+        return FL_CONFIG_OK;
+    if (rc == -EINVAL)
+        return FL_CONFIG_ERROR;
+    return fail(ld, "config %s: %s", path, strerror(-rc));
 }
 
 /* --- flags --------------------------------------------------------------- */
@@ -547,7 +492,7 @@ static enum fl_config_result scan_flags(struct loader *ld, int argc, char **argv
             ld->c->check = true;
             break;
         case VAL_HELP:
-            fl_config_usage(stdout);
+            usage(stdout);
             return FL_CONFIG_EXIT_OK;
         case VAL_VERSION:
             printf("fraglab-server %s\n", FRAGLAB_VERSION);
@@ -619,7 +564,8 @@ static void usage_line(FILE *f, int width, const char *name, const char *arg, co
     fputc('\n', f);
 }
 
-void fl_config_usage(FILE *f)
+/* Prints --help: every option with its default and help text. */
+static void usage(FILE *f)
 {
     static const char *const arg[] = {
         [K_STR] = "VALUE", [K_INT] = "N", [K_SIZE] = "BYTES", [K_TIME] = "TIME"};
@@ -633,8 +579,8 @@ void fl_config_usage(FILE *f)
     }
     fprintf(f, "usage: fraglab-server [--config FILE] [--OPTION VALUE]... [--check]\n\n"
                "Every option is also a key of the --config file (in [server]); flags win over\n"
-               "the file. BYTES take a k, m or g suffix (KiB, MiB, GiB); TIME a unit ms, s, m\n"
-               "or h (a bare number is seconds).\n\n");
+               "the file. BYTES take a k, m or g suffix (KiB, MiB, GiB); TIME a unit ns, us,\n"
+               "ms, s, m or h and may have a fraction (1.5s); a bare number is seconds.\n\n");
     for (int i = 0; i < NOPT; i++) {
         char def[32];
         if (opts[i].kind == K_SIZE)
@@ -648,18 +594,4 @@ void fl_config_usage(FILE *f)
     }
     for (int k = 0; k < NEXTRA; k++)
         usage_line(f, width, extras[k].o.name, extras[k].arg, extras[k].help, NULL);
-}
-
-void fl_config_print(FILE *f, const struct fl_server_config *c)
-{
-    for (int i = 0; i < NOPT; i++) {
-        char t[32];
-        if (opts[i].kind == K_STR)
-            fprintf(f, "%s = %s\n", opts[i].name, str(c, i));
-        else if (opts[i].kind == K_TIME) {
-            fmt_time(t, sizeof(t), num(c, i));
-            fprintf(f, "%s = %s\n", opts[i].name, t);
-        } else
-            fprintf(f, "%s = %" PRId64 "\n", opts[i].name, num(c, i));
-    }
 }

@@ -11,9 +11,11 @@
 
 /* X(kind, name, default, help): kind is STR, INT (int64), SIZE (bytes,
  * accepting suffixes k/K, m/M, g/G for KiB/MiB/GiB) or TIME (milliseconds,
- * written with a unit ms, s, m or h; a bare number is seconds). `name` is the struct field and the
- * INI key; the flag is --name with '_' written as '-'. The INI file accepts either spelling, in a
- * [server] section or at top level. */
+ * written in the one duration grammar of common/duration.h: a number with
+ * an optional fraction and unit ns, us, ms, s, m or h; a bare number is
+ * seconds; finer than a millisecond is refused). `name` is the struct
+ * field and the INI key; the flag is --name with '_' written as '-'. The
+ * INI file accepts either spelling, in a [server] section or at top level. */
 #define FL_SERVER_OPTIONS(X)                                                                       \
     X(STR, mode, "tpc", "runtime: tpc (pinned thread-per-core) or ws (work-stealing)")             \
     X(INT, threads, 0, "worker threads (0 = online CPUs)")                                         \
@@ -77,15 +79,10 @@ struct fl_server_config {
 enum fl_config_result { FL_CONFIG_OK, FL_CONFIG_EXIT_OK, FL_CONFIG_ERROR };
 
 /* Fills `c` from defaults, then --config FILE, then flags; validates values
- * (mode, ranges, min <= max, combinations). FL_CONFIG_EXIT_OK after printing --help or
- * --version; FL_CONFIG_ERROR with one line in `err` naming the bad value. */
+ * (mode, ranges, min <= max, combinations). FL_CONFIG_EXIT_OK after printing --help
+ * (every option with its default and help text) or --version; FL_CONFIG_ERROR with one line in
+ * `err` naming the bad value. */
 enum fl_config_result fl_config_load(int argc, char **argv, struct fl_server_config *c, char *err,
                                      size_t errlen);
-
-/* Prints --help: every option with its default and help text. */
-void fl_config_usage(FILE *f);
-
-/* Writes every option as "name = value" lines (for /stats and the logs). */
-void fl_config_print(FILE *f, const struct fl_server_config *c);
 
 #endif

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "http.h"
+#include "rand.h"
 #include "runtime.h"
 
 static int ring_setup(struct fl_worker *w)
@@ -91,11 +92,7 @@ void fl__worker_recycle(struct fl_worker *w, unsigned bid)
 
 uint64_t fl__worker_rand(struct fl_worker *w)
 {
-    /* splitmix64: one add and three multiply-xorshifts, good enough for sizes */
-    uint64_t z = (w->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return fl_rand_next(&w->rng);
 }
 
 void fl_worker_wake(struct fl_worker *w)

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "rand.h"
 
 #define KiB 1024ULL
 #define MiB (1024ULL * 1024ULL)
@@ -257,22 +258,12 @@ struct live {
     size_t size;
 };
 
-/* splitmix64 (Steele, Lea, Flood 2014): one add and two multiplies, good
- * enough statistically for drawing sizes, and fine with a zero seed. */
-static uint64_t next_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [lo, hi]. Modulo bias is at most span / 2^64: invisible for
  * sizes capped by work_max_burst_size. */
 static uint64_t draw(uint64_t *s, uint64_t lo, uint64_t hi)
 {
     uint64_t span = hi - lo + 1;
-    uint64_t x = next_rand(s);
+    uint64_t x = fl_rand_next(s);    /* splitmix64: fine with a zero seed */
     return span ? lo + x % span : x; /* span 0: the full 64-bit range */
 }
 

@@ -1,6 +1,6 @@
-/* fuzz_config.c - libFuzzer harness for the two INI readers: the input's
- * first byte picks the loadgen scenario reader (even) or the server's
- * --config reader (odd); the rest is the file. A scenario that loads is
+/* fuzz_config.c - libFuzzer harness for the one INI reader (common/fl_ini.c)
+ * under both programs: the input's first byte picks the loadgen scenario
+ * (even) or the server's --config file (odd); the rest is the file. A scenario that loads is
  * printed and read back, and must give the same text again. */
 #include <stdint.h>
 #include <stdio.h>

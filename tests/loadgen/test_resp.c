@@ -193,7 +193,6 @@ static void test_wrong_status(void **state)
     fl_resp_expect(&r, &want);
     assert_int_equal(feed_steps(&r, buf + n1, n2, n2, &used), FL_RESP_OK);
     assert_int_equal(used, n2);
-    assert_string_equal(fl_resp_result_name(FL_RESP_STATUS), "status");
 }
 
 /* fraglab-server's answer when it cannot allocate: a 503 with its reason
@@ -214,7 +213,6 @@ static void test_unavailable(void **state)
     assert_int_equal(used, n);
     assert_int_equal(r.status, 503);
     assert_false(fl_resp_keep_alive(&r));
-    assert_string_equal(fl_resp_result_name(FL_RESP_UNAVAILABLE), "unavailable");
 }
 
 static void test_wrong_length(void **state)
@@ -441,18 +439,6 @@ static void test_chunked(void **state)
     g[1] = 'g';
 }
 
-static void test_result_names(void **state)
-{
-    (void)state;
-    assert_string_equal(fl_resp_result_name(FL_RESP_MORE), "more");
-    assert_string_equal(fl_resp_result_name(FL_RESP_OK), "ok");
-    assert_string_equal(fl_resp_result_name(FL_RESP_UNAVAILABLE), "unavailable");
-    assert_string_equal(fl_resp_result_name(FL_RESP_STATUS), "status");
-    assert_string_equal(fl_resp_result_name(FL_RESP_LENGTH), "length");
-    assert_string_equal(fl_resp_result_name(FL_RESP_MISMATCH), "mismatch");
-    assert_string_equal(fl_resp_result_name(FL_RESP_PROTOCOL), "protocol");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,7 +454,6 @@ int main(void)
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_protocol),
         cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_result_names),
     };
     return cmocka_run_group_tests(tests, setup_guard, NULL);
 }

@@ -6,6 +6,7 @@
  * error names its line and key.
  *
  *   test_scenario config/quick.ini config/soak.ini */
+#include "rand.h"
 #include "scenario.h"
 
 #include <errno.h>
@@ -259,6 +260,9 @@ static void test_suffixes(void **state)
         {FL_DIST_TIME, "5m", 300 * SEC},
         {FL_DIST_TIME, "4h", 14400 * SEC},
         {FL_DIST_TIME, "0", 0},
+        {FL_DIST_TIME, "30", 30 * SEC}, /* a bare number is seconds, as in the server */
+        {FL_DIST_TIME, "0.5", 500 * MS},
+        {FL_DIST_TIME, " 2ms ", 2 * MS},
     };
     char why[128];
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -274,7 +278,9 @@ static void test_suffixes(void **state)
     assert_string_equal(buf, "2h");
     fl_dist_format_value(FL_DIST_BYTES, 3 << 20, buf, sizeof(buf));
     assert_string_equal(buf, "3m");
-    assert_dist_bad(FL_DIST_TIME, "30", "a time needs a unit");
+    assert_dist_bad(FL_DIST_TIME, "", "empty duration");
+    assert_dist_bad(FL_DIST_TIME, "s", "expected a duration");
+    assert_dist_bad(FL_DIST_TIME, "1.s", "expected digits after '.'");
     assert_dist_bad(FL_DIST_TIME, "30x", "unknown time unit 'x'");
     assert_dist_bad(FL_DIST_TIME, "31d", "unknown time unit");
     assert_dist_bad(FL_DIST_TIME, "800h", "too long");
@@ -342,7 +348,7 @@ static void test_same_seed_same_sequence(void **state)
     assert_int_not_equal(fl_dist_stream(a.seed, 0), fl_dist_stream(a.seed, 1));
     uint64_t r1 = 42, r2 = 42;
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(fl_dist_next(&r1), fl_dist_next(&r2));
+        assert_int_equal(fl_rand_next(&r1), fl_rand_next(&r2));
     fl_scenario_free(&a);
     fl_scenario_free(&b);
 }
@@ -406,6 +412,27 @@ static void test_population_slots(void **state)
 }
 
 /* --- phases and defaults ------------------------------------------------- */
+
+/* The one duration grammar (common/duration.h): a bare number is seconds
+ * in a scenario, as in the server's config; ranges and drift take it too. */
+static void test_bare_seconds(void **state)
+{
+    (void)state;
+    struct fl_scenario s;
+    load_ok("[scenario]\nconnections = 4\nduration = 30\nwarmup = 1.5\n"
+            "[population p]\nshare = 1\nthink = 1-2~0.25\n"
+            "[request r]\nweight = 1\nkind = get\npath = /healthz\n",
+            &s);
+    assert_int_equal(s.duration, 30 * SEC);
+    assert_int_equal(s.phases[0].duration, 30 * SEC);
+    assert_int_equal(s.warmup, 1500 * MS);
+    const struct fl_dist *t = &s.populations[0].think;
+    assert_int_equal(t->lo, SEC);
+    assert_int_equal(t->hi, 2 * SEC);
+    assert_int_equal(t->lo_end, 250 * MS);
+    assert_int_equal(t->hi_end, 250 * MS);
+    fl_scenario_free(&s);
+}
 
 static void test_phases(void **state)
 {
@@ -533,8 +560,10 @@ static void test_errors_keys(void **state)
 static void test_errors_values(void **state)
 {
     (void)state;
-    assert_error("[scenario]\nconnections = 4\nduration = 30 # <-\n" TAIL,
-                 "duration '30': a time needs a unit");
+    assert_error("[scenario]\nconnections = 4\nduration = 30x # <-\n" TAIL,
+                 "duration '30x': unknown time unit 'x'");
+    assert_error("[scenario]\nconnections = 4\nduration = 1s5 # <-\n" TAIL,
+                 "duration '1s5': unexpected '5' after the unit 's'");
     assert_error(HEAD "warmup = soon # <-\n" TAIL, "warmup 'soon'");
     assert_error(HEAD "seed = -1 # <-\n" TAIL, "seed '-1': expected a whole number");
     assert_error("[scenario]\nconnections = 0 # <-\nduration = 1s\n" TAIL,
@@ -553,7 +582,8 @@ static void test_errors_values(void **state)
     assert_error("[scenario] # <-\nduration = 4s\n" TAIL, "[scenario]: missing key 'connections'");
     assert_error(HEAD "[population p]\nshare = 1\nrequests = 0-5 # <-\n" TAIL,
                  "requests 0-5: a connection makes at least 1");
-    assert_error(HEAD "[population p]\nshare = 1\nthink = 5 # <-\n" TAIL, "think '5'");
+    assert_error(HEAD "[population p]\nshare = 1\nthink = 5 s # <-\n" TAIL,
+                 "think '5 s': unexpected ' s'");
     assert_error(HEAD "[population a] # <-\nshare = 0\n[population b]\nshare = 0\n"
                       "[request r]\nweight = 1\nkind = get\npath = /\n",
                  "share: the shares add up to 0");
@@ -728,6 +758,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_same_seed_same_sequence),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_population_slots),
+        cmocka_unit_test(test_bare_seconds),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_defaults_and_syntax),
         cmocka_unit_test(test_errors_sections),
