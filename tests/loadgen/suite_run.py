@@ -7,10 +7,12 @@ glibc) or against wrong_echo.py, and checks the contract in
 loadgen/README.md: the files a run writes and their fields, zero errors
 against a correct server, mismatches reported (exit 1) against a wrong one,
 SIGINT (exit 130, summary written), open-loop rate, a refused target (exit 1)
-and bad usage (exit 2), each with one line on stderr.
+and bad usage (exit 2), each with one line on stderr; `--path` with a binary
+outside the tree.
 
 usage: suite_run.py --loadgen PATH --server PATH --config-dir DIR [--case NAME]
-Cases: quick, soak, mismatch, sigint, rate, refused, badargs (default: all).
+Cases: quick, soak, mismatch, sigint, rate, populations, stale, refused, badargs,
+pathonly (default: all).
 Prints `ok CASE` or `FAIL CASE: reason` (then the commands and their output
 as `#` lines), then `N passed, M failed, K skipped`. Exit 0 if all passed,
 1 if any failed, 77 (skip) if the server cannot run here (sanitizer build
@@ -671,9 +673,35 @@ class Suite:
             expect(named in lines[0], f"{what}: the stderr line does not name {named!r}: "
                                       f"{lines[0]!r}")
 
+    def pathonly(self):
+        """`run --path` needs no scenario: a copy of the binary outside the
+        source tree (no config/quick.ini beside it) still runs."""
+        bindir = os.path.join(self.tmp, "a", "b", "c")
+        os.makedirs(bindir)
+        exe = os.path.join(bindir, "fraglab-loadgen")
+        shutil.copy2(self.loadgen, exe)
+        for rel in ("../../config/quick.ini", "../config/quick.ini",
+                    "../share/fraglab/quick.ini"):
+            expect(not os.path.exists(os.path.join(bindir, rel)),
+                   f"{rel} exists beside the copied binary: the case proves nothing")
+        with self.fraglab() as srv:
+            out = self.out_dir("pathonly")
+            self.loadgen, orig = exe, self.loadgen
+            try:
+                r = self.run(["--path", "/healthz", "--target", f"{HOST}:{srv.port}", "-d", "1s",
+                              "-c", "4", "-t", "1", "-R", "2000", "--out", out, "-q"],
+                             timeout=30)
+            finally:
+                self.loadgen = orig
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            expect(s.get("requests", 0) > 0, f"requests {s.get('requests')!r}, want > 0")
+            expect(s.get("stop_reason") == "duration",
+                   f"stop_reason {s.get('stop_reason')!r}, want 'duration'")
+
 
 CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "stale", "refused",
-         "badargs")
+         "badargs", "pathonly")
 
 
 def read_line(stream, timeout):
