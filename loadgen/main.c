@@ -636,8 +636,10 @@ static bool sleep_to_tick(struct coord *co, uint64_t at, bool last)
     return last;
 }
 
-/* The coordinator under load: one row per interval, until the end,
- * SIGINT, the error threshold or max_requests. */
+/* The coordinator under load: one row per tick (every interval, every
+ * phase boundary and the end of the warm-up: fl_scenario_next_tick, the
+ * same ticks the threads publish on), until the end, SIGINT, the error
+ * threshold or max_requests. */
 static void coordinate(struct coord *co)
 {
     struct fl_lg_run *run = &co->run;
@@ -645,7 +647,7 @@ static void coordinate(struct coord *co)
     co->prev = run->start;
     co->stopped_at = run->end;
     for (uint64_t k = 1; co->ok; k++) {
-        uint64_t at = run->start + k * run->interval;
+        uint64_t at = run->start + fl_scenario_next_tick(&co->s, co->prev - run->start);
         bool last = at >= run->end;
         if (last)
             at = run->end;
