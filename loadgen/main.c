@@ -1,8 +1,10 @@
-/* main.c - fraglab-loadgen: the command line and the run's coordinator.
+/* main.c - fraglab-loadgen: the subcommands, `run`'s steps (cmd_run) and
+ * its coordinator; the flags are flags.c's tables.
  *
- * The coordinator sleeps to each interval's end, waits for every thread to
- * publish that interval, merges their tallies, samples the server and
- * writes the row; the threads never wait for it. */
+ * The coordinator sleeps to each tick (every interval, phase boundary and
+ * the warm-up's end), waits for every thread to publish that tick, merges
+ * their tallies, samples the server and writes the row; the threads never
+ * wait for it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -284,7 +286,7 @@ static bool collect(struct coord *co, uint64_t k, struct fl_lg_tally *iv)
     return all_done;
 }
 
-/* phase: NULL for the scenario's phase running at `at`. */
+/* phase: NULL for the scenario's phase of the row, which ticks keep in one. */
 static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint64_t prev,
                      const char *phase)
 {
