@@ -24,6 +24,10 @@
 #define MS UINT64_C(1000000)
 #define MAXT FL_DIST_MAX_TIME
 
+/* Entries of one table at most (the parser's getopt arrays are this big). */
+#define MAX_FLAGS 32
+#define NFLAGS(table) (sizeof(table) / sizeof(table[0]))
+
 #define RUN(field) offsetof(struct fl_lg_run_opts, field)
 #define MATRIX(field) offsetof(struct fl_lg_matrix_opts, field)
 
@@ -81,7 +85,7 @@ const struct fl_lg_command fl_lg_run_command = {
               "response failed verification, 2 bad usage, 130/143 interrupted "
               "(SIGINT/SIGTERM).\n",
     .flags = run_flags,
-    .nflags = sizeof(run_flags) / sizeof(run_flags[0]),
+    .nflags = NFLAGS(run_flags),
     .pos_off = SIZE_MAX,
 };
 
@@ -121,7 +125,7 @@ const struct fl_lg_command fl_lg_matrix_command = {
     .epilog = "Exit: 0 every pairing ran, 1 one or more failed (the rest still ran), 2 bad\n"
               "usage, 130 interrupted (what ran is reported).\n",
     .flags = matrix_flags,
-    .nflags = sizeof(matrix_flags) / sizeof(matrix_flags[0]),
+    .nflags = NFLAGS(matrix_flags),
     .pos_off = SIZE_MAX,
 };
 
@@ -138,9 +142,13 @@ const struct fl_lg_command fl_lg_report_command = {
                 "`fraglab-loadgen matrix` folder from what is on disk (runs may be partial).\n",
     .epilog = NULL,
     .flags = report_flags,
-    .nflags = sizeof(report_flags) / sizeof(report_flags[0]),
+    .nflags = NFLAGS(report_flags),
     .pos_off = offsetof(struct fl_lg_report_opts, dir),
 };
+
+_Static_assert(NFLAGS(run_flags) <= MAX_FLAGS && NFLAGS(matrix_flags) <= MAX_FLAGS &&
+                   NFLAGS(report_flags) <= MAX_FLAGS,
+               "raise MAX_FLAGS");
 
 /* ------------------------------------------------------------------ --help */
 
@@ -241,8 +249,6 @@ static int store(const struct fl_lg_command *cmd, const struct fl_lg_flag *f, co
     }
     return -1;
 }
-
-#define MAX_FLAGS 32
 
 int fl_lg_flags_parse(const struct fl_lg_command *cmd, int argc, char **argv, void *opts)
 {

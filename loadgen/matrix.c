@@ -411,10 +411,10 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
     fputc('\n', stderr);
 }
 
-/* The flags (fl_lg_matrix_command's table) into `o`; then the lists. 0, 1
- * after --help, -1 after one line on stderr. */
 static int parse(int argc, char **argv, struct mopts *o)
 {
+    /* The flags (fl_lg_matrix_command's table) into `o`, then the lists:
+     * 0, 1 after --help, -1 after one line on stderr. */
     struct fl_lg_matrix_opts f = {0};
     int rc = fl_lg_flags_parse(&fl_lg_matrix_command, argc, argv, &f);
     if (rc)
