@@ -839,7 +839,7 @@ void *fl_lg_thread_main(void *arg)
         publish(t, true);
         return NULL;
     }
-    t->next_tick = run->start + run->interval;
+    t->next_tick = run->start + fl_scenario_next_tick(s, 0);
     t->tick = 1;
     t->next_scan = run->start + SCAN_NS;
     t->phase = s->nphases; /* entered at the start */
@@ -855,7 +855,7 @@ void *fl_lg_thread_main(void *arg)
         while (now >= t->next_tick && t->next_tick <= end) {
             publish(t, false);
             t->tick++;
-            t->next_tick += run->interval;
+            t->next_tick = run->start + fl_scenario_next_tick(s, t->next_tick - run->start);
         }
         if (now >= end)
             break;

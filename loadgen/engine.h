@@ -113,7 +113,7 @@ void fl_lg_thread_destroy(struct fl_lg_thread *t);
 void *fl_lg_thread_main(void *arg);
 
 /* Under run->mu: the highest tick thread t has published (tick k ends at
- * start + k * interval), and whether it has finished. */
+ * the k-th fl_scenario_next_tick), and whether it has finished. */
 uint64_t fl_lg_thread_tick(const struct fl_lg_thread *t);
 bool fl_lg_thread_done(const struct fl_lg_thread *t);
 /* The set-up step a thread failed at, typed so that the caller decides on

@@ -1,10 +1,11 @@
-/* main.c - fraglab-loadgen: the command line and the run's coordinator.
+/* main.c - fraglab-loadgen: the subcommands, `run`'s steps (cmd_run) and
+ * its coordinator; the flags are flags.c's tables.
  *
- * The coordinator sleeps to each interval's end, waits for every thread to
- * publish that interval, merges their tallies, samples the server and
- * writes the row; the threads never wait for it. */
+ * The coordinator sleeps to each tick (every interval, phase boundary and
+ * the warm-up's end), waits for every thread to publish that tick, merges
+ * their tallies, samples the server and writes the row; the threads never
+ * wait for it. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -13,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "flags.h"
 #include "matrix.h"
 #include "matrix_report.h"
 #include "monitor.h"
@@ -31,183 +34,9 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 #define PROG "fraglab-loadgen"
 
-struct opts {
-    const char *scenario, *target, *echo_target, *path, *out;
-    const char *duration, *warmup, *connections, *threads, *rate, *max_requests, *timeout,
-        *interval, *server_pid, *idle;
-    bool quiet, no_sample;
-};
-
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
-            "       " PROG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
-            "       " PROG " report DIR\n"
-            "\n"
-            "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
-            "interval: throughput, latency, the server's memory), DIR/summary.json,\n"
-            "DIR/latency.hgrm and DIR/scenario.ini. Flags override the scenario.\n"
-            "\n"
-            "  --scenario FILE        scenario (default: config/quick.ini of this tree)\n"
-            "  --target HOST:PORT     the HTTP server\n"
-            "  --echo-target HOST:PORT  its raw TCP echo port (for kind = tcp requests)\n"
-            "  -d, --duration T       run length: 10s, 5m, 4h (phases are scaled)\n"
-            "  --warmup T             excluded from the figures\n"
-            "  -c, --connections N    connections in total\n"
-            "  -t, --threads N        event loops\n"
-            "  -R, --rate R           requests/s, open loop; 0 = closed loop\n"
-            "  --max-requests N       stop after N requests\n"
-            "  --timeout T            per request\n"
-            "  --path PATH            every request is GET PATH (expects 200)\n"
-            "  --server-pid PID       read the server's /proc/PID/smaps_rollup\n"
-            "  --no-sample            no memory sampling (/proc and /stats): CSV memory\n"
-            "                         columns empty (to measure what sampling costs)\n"
-            "  --out DIR              results folder (default results/run-DATE-TIME)\n"
-            "  --interval T           sampling interval\n"
-            "  --idle T               after the load, close the connections and keep\n"
-            "                         sampling the server for T (rows 'idle-tail')\n"
-            "  -q, --quiet            no progress and no summary on the terminal\n"
-            "  -h, --help             this text\n"
-            "  --version              the version\n"
-            "\n"
-            "Exit: 0 done, 1 could not start, stopped by the error threshold or a\n"
-            "response failed verification, 2 bad usage, 130/143 interrupted (SIGINT/SIGTERM).\n");
-}
-
-/* ------------------------------------------------------------- arguments */
-
-enum {
-    O_SCENARIO = 256,
-    O_TARGET,
-    O_ECHO,
-    O_WARMUP,
-    O_MAXREQ,
-    O_TIMEOUT,
-    O_REQPATH,
-    O_PID,
-    O_OUT,
-    O_INTERVAL,
-    O_VERSION,
-    O_IDLE,
-    O_NOSAMPLE
-};
-
-static int parse_args(int argc, char **argv, struct opts *o)
-{
-    static const struct option longs[] = {
-        {"scenario", required_argument, NULL, O_SCENARIO},
-        {"target", required_argument, NULL, O_TARGET},
-        {"echo-target", required_argument, NULL, O_ECHO},
-        {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, O_WARMUP},
-        {"connections", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"rate", required_argument, NULL, 'R'},
-        {"max-requests", required_argument, NULL, O_MAXREQ},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"path", required_argument, NULL, O_REQPATH},
-        {"server-pid", required_argument, NULL, O_PID},
-        {"out", required_argument, NULL, O_OUT},
-        {"interval", required_argument, NULL, O_INTERVAL},
-        {"idle", required_argument, NULL, O_IDLE},
-        {"no-sample", no_argument, NULL, O_NOSAMPLE},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, O_VERSION},
-        {0, 0, 0, 0},
-    };
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:c:t:R:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case O_SCENARIO:
-            o->scenario = optarg;
-            break;
-        case O_TARGET:
-            o->target = optarg;
-            break;
-        case O_ECHO:
-            o->echo_target = optarg;
-            break;
-        case 'd':
-            o->duration = optarg;
-            break;
-        case O_WARMUP:
-            o->warmup = optarg;
-            break;
-        case 'c':
-            o->connections = optarg;
-            break;
-        case 't':
-            o->threads = optarg;
-            break;
-        case 'R':
-            o->rate = optarg;
-            break;
-        case O_MAXREQ:
-            o->max_requests = optarg;
-            break;
-        case O_TIMEOUT:
-            o->timeout = optarg;
-            break;
-        case O_REQPATH:
-            o->path = optarg;
-            break;
-        case O_PID:
-            o->server_pid = optarg;
-            break;
-        case O_OUT:
-            o->out = optarg;
-            break;
-        case O_INTERVAL:
-            o->interval = optarg;
-            break;
-        case O_IDLE:
-            o->idle = optarg;
-            break;
-        case O_NOSAMPLE:
-            o->no_sample = true;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case O_VERSION:
-            printf(PROG " %s\n", FRAGLAB_VERSION);
-            return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s needs a value (try --help)\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, PROG ": unknown option %s (try --help)\n", argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s' (try --help)\n", argv[optind]);
-        return -1;
-    }
-    return 0;
-}
-
-static bool parse_value(const char *flag, const char *text, enum fl_dist_unit unit, uint64_t lo,
-                        uint64_t hi, uint64_t *out)
-{
-    char why[160];
-    if (fl_dist_parse_value(unit, text, out, why, sizeof(why)) != 0) {
-        fprintf(stderr, PROG ": %s %s: %s\n", flag, text, why);
-        return false;
-    }
-    if (*out < lo || *out > hi) {
-        fprintf(stderr, PROG ": %s %s: out of range (%" PRIu64 "..%" PRIu64 "%s)\n", flag, text,
-                unit == FL_DIST_TIME ? lo / 1000000 : lo, unit == FL_DIST_TIME ? hi / 1000000 : hi,
-                unit == FL_DIST_TIME ? " ms" : "");
-        return false;
-    }
-    return true;
+    fl_lg_flags_usage(&fl_lg_run_command, f);
 }
 
 /* Resolves "host:port" or "[v6]:port"; 0, or -1 with the message printed. */
@@ -256,72 +85,91 @@ static const char *default_scenario(char *buf, size_t len)
     return NULL;
 }
 
-/* Applies the flags to the scenario; false with the message printed. */
-static bool apply(const struct opts *o, struct fl_scenario *s)
+/* With --path and no scenario file (an installed or copied binary, the
+ * Docker image): quick.ini's [scenario] settings, the only part of a
+ * scenario --path uses (its requests are GET PATH, with no populations). */
+static const char path_scenario[] = "[scenario]\n"
+                                    "name = path\n"
+                                    "seed = 42\n"
+                                    "duration = 30s\n"
+                                    "warmup = 2s\n"
+                                    "connections = 512\n"
+                                    "threads = 2\n"
+                                    "rate = 24000\n"
+                                    "timeout = 5s\n"
+                                    "error_stop = 0.05\n"
+                                    "interval = 500ms\n"
+                                    "[population all]\n"
+                                    "share = 1\n"
+                                    "[request get]\n"
+                                    "weight = 1\n"
+                                    "kind = get\n"
+                                    "path = /\n";
+
+/* Loads path_scenario through the file loader (an in-memory file). */
+static int load_path_scenario(struct fl_scenario *s, char *err, size_t errlen)
 {
-    uint64_t v;
-    if (o->duration) {
-        if (!parse_value("--duration", o->duration, FL_DIST_TIME, 1000000, FL_DIST_MAX_TIME, &v))
-            return false;
-        fl_scenario_scale_duration(s, v);
-        if (!o->warmup && s->warmup > v / 10)
-            s->warmup = v / 10;
+    int fd = memfd_create("fraglab-path-scenario", MFD_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "memfd_create: %s", strerror(e));
+        return -e;
     }
-    if (o->warmup) {
-        if (!parse_value("--warmup", o->warmup, FL_DIST_TIME, 0, FL_DIST_MAX_TIME, &v))
-            return false;
-        s->warmup = v;
+    char file[64];
+    snprintf(file, sizeof(file), "/proc/self/fd/%d", fd);
+    int rc = -EIO;
+    if (write(fd, path_scenario, sizeof(path_scenario) - 1) == sizeof(path_scenario) - 1)
+        rc = fl_scenario_load(file, s, err, errlen);
+    else
+        snprintf(err, errlen, "writing the built-in --path scenario failed");
+    close(fd);
+    return rc;
+}
+
+/* The run's length and warm-up from the flags; false with the message printed. */
+static bool apply_times(const struct fl_lg_run_opts *o, struct fl_scenario *s)
+{
+    if (o->duration.text) {
+        fl_scenario_scale_duration(s, o->duration.n);
+        if (!o->warmup.text && s->warmup > o->duration.n / 10)
+            s->warmup = o->duration.n / 10;
     }
+    if (o->warmup.text)
+        s->warmup = o->warmup.n;
     if (s->warmup >= s->duration) {
         fprintf(stderr, PROG ": the warm-up (%.3f s) must be shorter than the run (%.3f s)\n",
                 (double)s->warmup / 1e9, (double)s->duration / 1e9);
         return false;
     }
-    if (o->connections) {
-        if (!parse_value("--connections", o->connections, FL_DIST_COUNT, 1,
-                         FL_SCENARIO_MAX_CONNECTIONS, &v))
-            return false;
-        fl_scenario_set_connections(s, (uint32_t)v);
-    }
-    if (o->threads) {
-        if (!parse_value("--threads", o->threads, FL_DIST_COUNT, 1, FL_SCENARIO_MAX_THREADS, &v))
-            return false;
-        s->threads = (uint32_t)v;
-    }
+    if (o->timeout.text)
+        s->timeout = o->timeout.n;
+    if (o->interval.text)
+        s->interval = o->interval.n;
+    return true;
+}
+
+/* Applies the flags (checked by the parser) to the scenario; false with
+ * the message printed. */
+static bool apply(const struct fl_lg_run_opts *o, struct fl_scenario *s)
+{
+    if (!apply_times(o, s))
+        return false;
+    if (o->connections.text)
+        fl_scenario_set_connections(s, (uint32_t)o->connections.n);
+    if (o->threads.text)
+        s->threads = (uint32_t)o->threads.n;
     if (s->threads > s->connections) {
-        if (o->threads) {
+        if (o->threads.text) {
             fprintf(stderr, PROG ": %u threads for %u connections: at most one thread each\n",
                     s->threads, s->connections);
             return false;
         }
         s->threads = s->connections;
     }
-    if (o->rate) {
-        char *end;
-        errno = 0;
-        double r = strtod(o->rate, &end);
-        if (*end || errno || !(r >= 0) || r > 1e9) {
-            fprintf(stderr, PROG ": --rate %s: expected requests/s, 0..1e9\n", o->rate);
-            return false;
-        }
-        fl_scenario_set_rate(s, r);
-    }
-    if (o->max_requests) {
-        if (!parse_value("--max-requests", o->max_requests, FL_DIST_COUNT, 0, FL_DIST_MAX_COUNT,
-                         &v))
-            return false;
-        s->max_requests = v;
-    }
-    if (o->timeout) {
-        if (!parse_value("--timeout", o->timeout, FL_DIST_TIME, 1000000, FL_DIST_MAX_TIME, &v))
-            return false;
-        s->timeout = v;
-    }
-    if (o->interval) {
-        if (!parse_value("--interval", o->interval, FL_DIST_TIME, 10000000, FL_DIST_MAX_TIME, &v))
-            return false;
-        s->interval = v;
-    }
+    if (o->rate.text)
+        fl_scenario_set_rate(s, o->rate.x);
+    if (o->max_requests.text)
+        s->max_requests = o->max_requests.n;
     if (o->path && (o->path[0] != '/' || strlen(o->path) >= FL_SCENARIO_STR_MAX ||
                     strpbrk(o->path, " \r\n\t"))) {
         fprintf(stderr,
@@ -377,6 +225,29 @@ struct coord {
     size_t npop;                                      /* populations in the CSV (0 under --path) */
     double pop_open_sum[FL_SCENARIO_MAX_POPULATIONS]; /* over the measured load rows */
     uint64_t pop_rows;
+
+    /* Set up by cmd_run's steps, in their order. */
+    const struct fl_lg_run_opts *o;
+    struct fl_scenario s;
+    const char *file; /* the scenario file; NULL: the built-in --path one */
+    char defpath[PATH_MAX];
+    const char *target, *echo;
+    uint64_t idle; /* ns of idle tail */
+    pid_t pid;     /* the server's, 0 if not read */
+    char outdir[PATH_MAX], started_at[32];
+    char *text; /* the normalised scenario */
+    struct fl_noise noise;
+    struct fl_lg_tally total, iv;
+    pthread_t *tids;
+    unsigned started; /* threads running */
+    bool ok;          /* every thread set up its ring */
+    bool no_uring;
+
+    /* How the load ended. */
+    const char *reason;
+    bool interrupted;
+    uint64_t prev;       /* end of the last row */
+    uint64_t stopped_at; /* when the load stopped */
 };
 
 static void sleep_until(uint64_t t)
@@ -415,7 +286,7 @@ static bool collect(struct coord *co, uint64_t k, struct fl_lg_tally *iv)
     return all_done;
 }
 
-/* phase: NULL for the scenario's phase running at `at`. */
+/* phase: NULL for the scenario's phase of the row, which ticks keep in one. */
 static void emit_row(struct coord *co, struct fl_lg_tally *iv, uint64_t at, uint64_t prev,
                      const char *phase)
 {
@@ -509,191 +380,234 @@ static char *scenario_text(const struct fl_scenario *s)
     return text;
 }
 
-static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
-{
-    struct opts o = {0};
-    int prc = parse_args(argc, argv, &o);
-    if (prc)
-        return prc > 0 ? 0 : EXIT_USAGE;
+/* ------------------------------------------------------ cmd_run's steps */
 
-    char defpath[PATH_MAX], err[512];
-    const char *file = o.scenario ? o.scenario : default_scenario(defpath, sizeof(defpath));
-    if (!file) {
+/* The scenario (--scenario, this tree's quick.ini, or with --path the
+ * built-in one) with the flags applied; 0 or EXIT_USAGE. */
+static int load_scenario(struct coord *co)
+{
+    const struct fl_lg_run_opts *o = co->o;
+    char err[512];
+    co->file = o->scenario ? o->scenario : default_scenario(co->defpath, sizeof(co->defpath));
+    int rc;
+    if (co->file) {
+        rc = fl_scenario_load(co->file, &co->s, err, sizeof(err));
+    } else if (o->path) {
+        rc = load_path_scenario(&co->s, err, sizeof(err));
+    } else {
         fprintf(stderr, PROG ": no scenario: give --scenario FILE\n");
         return EXIT_USAGE;
     }
-    static struct fl_scenario s;
-    if (fl_scenario_load(file, &s, err, sizeof(err)) != 0) {
+    if (rc != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_USAGE;
     }
-    int status = EXIT_USAGE;
-    static struct coord co;
-    struct fl_lg_run *run = &co.run;
-    struct fl_noise noise = {0};
-    char *text = NULL;
-    FILE *hgrm = NULL;
-    unsigned started = 0;
-    bool ok = false, no_uring = false;
-    struct fl_lg_tally total = {0}, iv = {0};
+    return apply(o, &co->s) ? 0 : EXIT_USAGE;
+}
 
-    if (!apply(&o, &s))
-        goto out;
-    const char *target = o.target ? o.target : s.target[0] ? s.target : NULL;
-    const char *echo = o.echo_target ? o.echo_target : s.echo_target[0] ? s.echo_target : NULL;
-    if (!target) {
+/* --target and --echo-target (or the scenario's) into the run; tcp
+ * requests left out without an echo target. 0 or EXIT_USAGE. */
+static int resolve_targets(struct coord *co)
+{
+    const struct fl_lg_run_opts *o = co->o;
+    struct fl_lg_run *run = &co->run;
+    struct fl_scenario *s = &co->s;
+    co->target = o->target ? o->target : s->target[0] ? s->target : NULL;
+    co->echo = o->echo_target ? o->echo_target : s->echo_target[0] ? s->echo_target : NULL;
+    if (!co->target) {
         fprintf(stderr, PROG ": no target: give --target HOST:PORT\n");
-        goto out;
+        return EXIT_USAGE;
     }
-    if (resolve("--target", target, &run->target, &run->target_len))
-        goto out;
-    snprintf(run->host, sizeof(run->host), "%s", target);
-    if (o.path) {
-        echo = NULL;
-    } else if (echo) {
-        if (resolve("--echo-target", echo, &run->echo, &run->echo_len))
-            goto out;
+    if (resolve("--target", co->target, &run->target, &run->target_len))
+        return EXIT_USAGE;
+    snprintf(run->host, sizeof(run->host), "%s", co->target);
+    if (o->path) {
+        co->echo = NULL;
+    } else if (co->echo) {
+        if (resolve("--echo-target", co->echo, &run->echo, &run->echo_len))
+            return EXIT_USAGE;
     } else {
-        double gone = fl_scenario_drop_kind(&s, FL_SCENARIO_TCP);
+        double gone = fl_scenario_drop_kind(s, FL_SCENARIO_TCP);
         if (gone >= 1) {
             fprintf(stderr, PROG ": every request is kind = tcp: give --echo-target HOST:PORT\n");
-            goto out;
+            return EXIT_USAGE;
         }
-        if (gone > 0 && !o.quiet)
+        if (gone > 0 && !o->quiet)
             fprintf(stderr,
                     PROG ": note: no --echo-target: tcp requests (%.1f%% of the mix) left "
                          "out\n",
                     gone * 100);
     }
-    uint64_t idle = 0;
-    if (o.idle && !parse_value("--idle", o.idle, FL_DIST_TIME, 0, FL_DIST_MAX_TIME, &idle))
-        goto out;
-    pid_t pid = 0;
-    if (o.server_pid && o.no_sample) {
+    return 0;
+}
+
+/* --idle and --server-pid; 0 or EXIT_USAGE. */
+static int check_server_flags(struct coord *co)
+{
+    const struct fl_lg_run_opts *o = co->o;
+    co->idle = o->idle.text ? o->idle.n : 0;
+    if (o->server_pid.text && o->no_sample) {
         fprintf(stderr, PROG ": --server-pid and --no-sample contradict each other\n");
-        goto out;
+        return EXIT_USAGE;
     }
-    if (o.server_pid) {
-        uint64_t v;
-        if (!parse_value("--server-pid", o.server_pid, FL_DIST_COUNT, 1, INT_MAX, &v))
-            goto out;
-        pid = (pid_t)v;
+    if (o->server_pid.text) {
+        co->pid = (pid_t)o->server_pid.n;
         struct fl_procmem m;
-        if (fl_procmem_read(pid, &m) != 0) {
-            fprintf(stderr, PROG ": --server-pid %d: cannot read /proc/%d/smaps_rollup\n", pid,
-                    pid);
-            goto out;
+        if (fl_procmem_read(co->pid, &m) != 0) {
+            fprintf(stderr, PROG ": --server-pid %d: cannot read /proc/%d/smaps_rollup\n", co->pid,
+                    co->pid);
+            return EXIT_USAGE;
         }
     }
+    return 0;
+}
 
-    status = EXIT_FAILED;
-    run->s = &s;
-    run->path = o.path;
-    run->nthreads = s.threads;
-    run->interval = s.interval;
-    run->max_requests = s.max_requests;
-    if (!preflight(run, target))
-        goto out;
-
-    /* The server: its pid from /stats when it is on this machine. */
-    co.mon.addr = run->target;
-    co.mon.addr_len = run->target_len;
-    snprintf(co.mon.host, sizeof(co.mon.host), "%s", target);
-    co.no_sample = o.no_sample;
-    if (o.no_sample)
-        fl_lg_sample_clear(&co.last);
+/* Fills the run from the scenario, checks the target answers and asks its
+ * /stats once: its pid (when it is on this machine), mode and allocator.
+ * 0 or EXIT_FAILED. */
+static int ask_server(struct coord *co)
+{
+    const struct fl_lg_run_opts *o = co->o;
+    struct fl_lg_run *run = &co->run;
+    run->s = &co->s;
+    run->path = o->path;
+    run->nthreads = co->s.threads;
+    run->interval = co->s.interval;
+    run->max_requests = co->s.max_requests;
+    if (!preflight(run, co->target))
+        return EXIT_FAILED;
+    co->mon.addr = run->target;
+    co->mon.addr_len = run->target_len;
+    snprintf(co->mon.host, sizeof(co->mon.host), "%s", co->target);
+    co->no_sample = o->no_sample;
+    if (o->no_sample)
+        fl_lg_sample_clear(&co->last);
     else
-        fl_lg_monitor_sample(&co.mon, &co.last, &co.info);
-    if (!pid && !o.no_sample && co.info.known && co.info.pid > 0 &&
+        fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
+    if (!co->pid && !o->no_sample && co->info.known && co->info.pid > 0 &&
         fl_lg_is_loopback((const struct sockaddr *)&run->target)) {
         struct fl_procmem m;
-        if (fl_procmem_read((pid_t)co.info.pid, &m) == 0)
-            pid = (pid_t)co.info.pid;
+        if (fl_procmem_read((pid_t)co->info.pid, &m) == 0)
+            co->pid = (pid_t)co->info.pid;
     }
-    co.mon.pid = pid;
-    co.rss_peak = FL_NA;
+    co->mon.pid = co->pid;
+    co->rss_peak = FL_NA;
+    return 0;
+}
 
-    char outdir[PATH_MAX], path[PATH_MAX + 32], started_at[32];
-    iso_now(started_at, sizeof(started_at));
-    if (o.out) {
-        snprintf(outdir, sizeof(outdir), "%s", o.out);
+/* The results folder, scenario.ini and timeseries.csv's header; 0 or
+ * EXIT_FAILED. */
+static int open_results(struct coord *co)
+{
+    const struct fl_lg_run_opts *o = co->o;
+    char path[PATH_MAX + 32];
+    iso_now(co->started_at, sizeof(co->started_at));
+    if (o->out) {
+        snprintf(co->outdir, sizeof(co->outdir), "%s", o->out);
     } else {
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);
-        strftime(outdir, sizeof(outdir), "results/run-%Y%m%d-%H%M%S", &tm);
+        strftime(co->outdir, sizeof(co->outdir), "results/run-%Y%m%d-%H%M%S", &tm);
     }
-    int rc = fl_lg_make_dirs(outdir);
+    int rc = fl_lg_make_dirs(co->outdir);
     if (rc) {
-        fprintf(stderr, PROG ": --out %s: %s\n", outdir, strerror(-rc));
-        goto out;
+        fprintf(stderr, PROG ": --out %s: %s\n", co->outdir, strerror(-rc));
+        return EXIT_FAILED;
     }
-    text = scenario_text(&s);
-    FILE *sf = open_out(outdir, "scenario.ini", path, sizeof(path));
-    if (!sf || !text)
-        goto out;
-    fputs(text, sf);
+    co->text = scenario_text(&co->s);
+    FILE *sf = open_out(co->outdir, "scenario.ini", path, sizeof(path));
+    if (!sf || !co->text) {
+        if (sf)
+            fclose(sf);
+        return EXIT_FAILED;
+    }
+    fputs(co->text, sf);
     fclose(sf);
-    if (!(co.csv = open_out(outdir, "timeseries.csv", path, sizeof(path))))
-        goto out;
-    co.npop = o.path ? 0 : s.npopulations;
-    fl_lg_csv_header(co.csv, o.path ? NULL : &s);
-    co.tty = isatty(2);
-    co.quiet = o.quiet;
+    if (!(co->csv = open_out(co->outdir, "timeseries.csv", path, sizeof(path))))
+        return EXIT_FAILED;
+    co->npop = o->path ? 0 : co->s.npopulations;
+    fl_lg_csv_header(co->csv, o->path ? NULL : &co->s);
+    co->tty = isatty(2);
+    co->quiet = o->quiet;
+    return 0;
+}
 
-    if (fl_noise_init(&noise, fl_req_max_body(&s), s.seed) || fl_lg_tally_init(&total) ||
-        fl_lg_tally_init(&iv)) {
+/* The shared noise block, the tallies and every thread's state; 0 or
+ * EXIT_FAILED. */
+static int create_threads(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    if (fl_noise_init(&co->noise, fl_req_max_body(&co->s), co->s.seed) ||
+        fl_lg_tally_init(&co->total) || fl_lg_tally_init(&co->iv)) {
         fprintf(stderr, PROG ": out of memory\n");
-        goto out;
+        return EXIT_FAILED;
     }
-    run->noise = &noise;
+    run->noise = &co->noise;
     pthread_mutex_init(&run->mu, NULL);
     pthread_cond_init(&run->cv, NULL);
     atomic_store(&run->stop_at, UINT64_MAX);
     run->threads = calloc(run->nthreads, sizeof(*run->threads));
     if (!run->threads)
-        goto out;
+        return EXIT_FAILED;
     for (unsigned i = 0; i < run->nthreads; i++) {
         if (fl_lg_thread_create(run, i, &run->threads[i]) != 0) {
             fprintf(stderr, PROG ": out of memory\n");
-            goto out;
+            return EXIT_FAILED;
         }
     }
+    return 0;
+}
 
-    /* Threads take no signals: SIGINT reaches the coordinator's sleep. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
-    pthread_t *tids = calloc(run->nthreads, sizeof(*tids));
-    for (; tids && started < run->nthreads; started++)
-        if (pthread_create(&tids[started], NULL, fl_lg_thread_main, run->threads[started]) != 0)
-            break;
-    if (started < run->nthreads)
-        fprintf(stderr, PROG ": cannot start thread %u\n", started);
-    /* Every started thread sets up its ring; then all start at once. */
-    pthread_mutex_lock(&run->mu);
-    ok = started == run->nthreads;
-    for (unsigned i = 0; i < started; i++) {
+/* Under run->mu: waits for every started thread's ring set-up; whether all
+ * succeeded (the first failure is printed). */
+static bool wait_ready(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    bool ok = co->started == run->nthreads;
+    for (unsigned i = 0; i < co->started; i++) {
         const char *what;
+        int rc;
         enum fl_lg_init_stage stage;
         while (!fl_lg_thread_ready(run->threads[i], &rc, &stage, &what))
             pthread_cond_wait(&run->cv, &run->mu);
         char why[400];
         if (rc && ok && stage == FL_LG_INIT_RING && fl_uring_unavailable(-rc, why, sizeof(why))) {
             fprintf(stderr, PROG ": %s\n", why);
-            no_uring = true;
+            co->no_uring = true;
             ok = false;
         } else if (rc && ok) {
             fprintf(stderr, PROG ": %s: %s\n", what, strerror(-rc));
             ok = false;
         }
     }
+    return ok;
+}
+
+/* Starts the threads; once each has set up its ring, all start at once
+ * (or all abort). Sets co->ok. */
+static void start_threads(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    /* Threads take no signals: SIGINT reaches the coordinator's sleep. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    co->tids = calloc(run->nthreads, sizeof(*co->tids));
+    for (; co->tids && co->started < run->nthreads; co->started++)
+        if (pthread_create(&co->tids[co->started], NULL, fl_lg_thread_main,
+                           run->threads[co->started]) != 0)
+            break;
+    if (co->started < run->nthreads)
+        fprintf(stderr, PROG ": cannot start thread %u\n", co->started);
+    pthread_mutex_lock(&run->mu);
+    co->ok = wait_ready(co);
     run->start = fl_lg_now() + 1000000;
-    run->warmup_end = run->start + s.warmup;
-    run->end = run->start + s.duration;
-    run->abort = !ok;
+    run->warmup_end = run->start + co->s.warmup;
+    run->end = run->start + co->s.duration;
+    run->abort = !co->ok;
     run->go = true;
     pthread_cond_broadcast(&run->cv);
     pthread_mutex_unlock(&run->mu);
@@ -702,155 +616,223 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
-    const char *reason = "duration";
-    bool interrupted = false;
-    uint64_t prev = run->start, stopped_at = run->end;
-    for (uint64_t k = 1; ok; k++) {
-        uint64_t at = run->start + k * run->interval;
+/* Sleeps to `at`; a first SIGINT moves the end to `at` (this row is the
+ * last). Returns whether this row is the last. */
+static bool sleep_to_tick(struct coord *co, uint64_t at, bool last)
+{
+    while (fl_lg_now() < at) {
+        if (g_sigint && !co->interrupted) {
+            co->interrupted = true;
+            co->reason = "interrupted";
+            atomic_store(&co->run.stop_at, at); /* finish this interval */
+            co->stopped_at = at;
+            last = true;
+            if (!co->o->quiet)
+                fprintf(stderr, "\n" PROG ": interrupted: finishing this interval (again "
+                                "to exit at once)\n");
+        }
+        sleep_until(at);
+    }
+    return last;
+}
+
+/* The coordinator under load: one row per tick (every interval, every
+ * phase boundary and the end of the warm-up: fl_scenario_next_tick, the
+ * same ticks the threads publish on), until the end, SIGINT, the error
+ * threshold or max_requests. */
+static void coordinate(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    co->reason = "duration";
+    co->prev = run->start;
+    co->stopped_at = run->end;
+    for (uint64_t k = 1; co->ok; k++) {
+        uint64_t at = run->start + fl_scenario_next_tick(&co->s, co->prev - run->start);
         bool last = at >= run->end;
         if (last)
             at = run->end;
-        while (fl_lg_now() < at) {
-            if (g_sigint && !interrupted) {
-                interrupted = true;
-                reason = "interrupted";
-                atomic_store(&run->stop_at, at); /* finish this interval */
-                stopped_at = at;
-                last = true;
-                if (!o.quiet)
-                    fprintf(stderr, "\n" PROG ": interrupted: finishing this interval (again "
-                                    "to exit at once)\n");
-            }
-            sleep_until(at);
-        }
-        bool all_done = collect(&co, k, &iv);
-        emit_row(&co, &iv, at, prev, NULL);
-        prev = at;
-        if (!interrupted && over_threshold(&s, &iv)) {
-            reason = "error_threshold";
-            stopped_at = fl_lg_now();
-            atomic_store(&run->stop_at, stopped_at);
+        last = sleep_to_tick(co, at, last);
+        bool all_done = collect(co, k, &co->iv);
+        emit_row(co, &co->iv, at, co->prev, NULL);
+        co->prev = at;
+        if (!co->interrupted && over_threshold(&co->s, &co->iv)) {
+            co->reason = "error_threshold";
+            co->stopped_at = fl_lg_now();
+            atomic_store(&run->stop_at, co->stopped_at);
             last = true;
         } else if (all_done && !last && run->max_requests) {
             /* Threads also end at run->end: a coordinator that ran late
              * (a slow /stats, a sanitizer build) must not call that a
              * max_requests stop and drop the rows still due. */
-            reason = "max_requests";
-            stopped_at = fl_lg_now();
+            co->reason = "max_requests";
+            co->stopped_at = fl_lg_now();
             last = true;
         }
-        fl_lg_tally_reset(&iv);
+        fl_lg_tally_reset(&co->iv);
         if (last)
             break;
     }
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    free(tids);
-    if (!ok)
-        goto out;
-    /* What the threads measured after the last row (a stop between ticks). */
+}
+
+/* Joins the threads and writes what they measured after the last row (a
+ * stop between ticks). */
+static void join_threads(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    for (unsigned i = 0; i < co->started; i++)
+        pthread_join(co->tids[i], NULL);
+    free(co->tids);
+    co->tids = NULL;
+    if (!co->ok)
+        return;
     pthread_mutex_lock(&run->mu);
     for (unsigned i = 0; i < run->nthreads; i++)
-        fl_lg_thread_take(run->threads[i], &iv);
+        fl_lg_thread_take(run->threads[i], &co->iv);
     pthread_mutex_unlock(&run->mu);
-    if (iv.c.requests || fl_lg_counts_errors(&iv.c))
-        emit_row(&co, &iv, stopped_at > prev ? stopped_at : prev + 1, prev, NULL);
-    if (stopped_at > prev)
-        prev = stopped_at;
+    if (co->iv.c.requests || fl_lg_counts_errors(&co->iv.c))
+        emit_row(co, &co->iv, co->stopped_at > co->prev ? co->stopped_at : co->prev + 1, co->prev,
+                 NULL);
+    if (co->stopped_at > co->prev)
+        co->prev = co->stopped_at;
+}
 
-    /* The idle tail: no load, connections closed, the server's memory
-     * sampled on the same ticks to see what returns to the OS. */
-    if (idle && !interrupted) {
-        fl_lg_tally_reset(&iv);
-        uint64_t idle_end = prev + idle;
-        for (uint64_t at = prev + run->interval;; at += run->interval) {
-            if (at > idle_end)
-                at = idle_end;
-            while (fl_lg_now() < at && !g_sigint)
-                sleep_until(at);
-            if (g_sigint) {
-                interrupted = true;
-                reason = "interrupted";
-                break;
-            }
-            emit_row(&co, &iv, at, prev, "idle-tail");
-            prev = at;
-            if (at >= idle_end)
-                break;
+/* The idle tail: no load, connections closed, the server's memory sampled
+ * on the same ticks to see what returns to the OS. */
+static void idle_tail(struct coord *co)
+{
+    if (!co->idle || co->interrupted)
+        return;
+    fl_lg_tally_reset(&co->iv);
+    uint64_t idle_end = co->prev + co->idle;
+    for (uint64_t at = co->prev + co->run.interval;; at += co->run.interval) {
+        if (at > idle_end)
+            at = idle_end;
+        while (fl_lg_now() < at && !g_sigint)
+            sleep_until(at);
+        if (g_sigint) {
+            co->interrupted = true;
+            co->reason = "interrupted";
+            break;
         }
+        emit_row(co, &co->iv, at, co->prev, "idle-tail");
+        co->prev = at;
+        if (at >= idle_end)
+            break;
     }
-    if (!o.quiet && co.tty)
-        fputc('\n', stderr);
+}
 
+/* latency.hgrm and summary.json from the threads' whole-run tallies, and
+ * the summary on the terminal; the exit status. */
+static int write_outputs(struct coord *co, int all_argc, char **all_argv)
+{
+    struct fl_lg_run *run = &co->run;
+    char path[PATH_MAX + 32];
     uint64_t unfinished = 0;
     for (unsigned i = 0; i < run->nthreads; i++) {
-        fl_lg_tally_add(&total, fl_lg_thread_total(run->threads[i]));
+        fl_lg_tally_add(&co->total, fl_lg_thread_total(run->threads[i]));
         unfinished += fl_lg_thread_unfinished(run->threads[i]);
     }
-    if (!(hgrm = open_out(outdir, "latency.hgrm", path, sizeof(path))))
-        goto out;
-    fl_hist_write_percentiles(&total.lat, hgrm, 5, 1000.0);
-    uint64_t stop = stopped_at < run->end ? stopped_at : run->end;
+    FILE *hgrm = open_out(co->outdir, "latency.hgrm", path, sizeof(path));
+    if (!hgrm)
+        return EXIT_FAILED;
+    fl_hist_write_percentiles(&co->total.lat, hgrm, 5, 1000.0);
+    fclose(hgrm);
+    uint64_t stop = co->stopped_at < run->end ? co->stopped_at : run->end;
     double pop_open_mean[FL_SCENARIO_MAX_POPULATIONS] = {0};
-    for (size_t i = 0; i < co.npop && co.pop_rows; i++)
-        pop_open_mean[i] = co.pop_open_sum[i] / (double)co.pop_rows;
+    for (size_t i = 0; i < co->npop && co->pop_rows; i++)
+        pop_open_mean[i] = co->pop_open_sum[i] / (double)co->pop_rows;
     struct fl_lg_result res = {
-        .s = &s,
-        .scenario_file = file,
-        .scenario_text = text,
-        .target = target,
-        .echo_target = echo,
-        .path = o.path,
+        .s = &co->s,
+        .scenario_file = co->file,
+        .scenario_text = co->text,
+        .target = co->target,
+        .echo_target = co->echo,
+        .path = co->o->path,
         .argc = all_argc,
         .argv = all_argv,
-        .started_at = started_at,
-        .total = &total,
+        .started_at = co->started_at,
+        .total = &co->total,
         .elapsed_s = (double)(stop - run->start) / 1e9,
         .measured_s = stop > run->warmup_end ? (double)(stop - run->warmup_end) / 1e9 : 0,
-        .open_loop = s.rate > 0,
-        .interrupted = interrupted,
-        .stop_reason = reason,
+        .open_loop = co->s.rate > 0,
+        .interrupted = co->interrupted,
+        .stop_reason = co->reason,
         .unfinished = unfinished,
-        .intervals = co.intervals,
-        .info = &co.info,
-        .server_pid = pid,
-        .rss_peak = co.rss_peak,
-        .last = co.sampled ? &co.last : NULL,
-        .npop = co.npop,
+        .intervals = co->intervals,
+        .info = &co->info,
+        .server_pid = co->pid,
+        .rss_peak = co->rss_peak,
+        .last = co->sampled ? &co->last : NULL,
+        .npop = co->npop,
         .pop_open_mean = pop_open_mean,
     };
-    snprintf(path, sizeof(path), "%s/summary.json", outdir);
-    rc = fl_lg_summary_write(path, &res);
+    snprintf(path, sizeof(path), "%s/summary.json", co->outdir);
+    int rc = fl_lg_summary_write(path, &res);
     if (rc) {
         fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
-        goto out;
+        return EXIT_FAILED;
     }
-    if (!o.quiet) {
+    if (!co->o->quiet) {
         fl_lg_summary_print(stdout, &res);
-        printf("  results: %s/\n", outdir);
+        printf("  results: %s/\n", co->outdir);
     }
-    if (co.verify_failures)
+    if (co->verify_failures)
         fprintf(stderr, PROG ": %" PRIu64 " responses failed verification (see %s)\n",
-                co.verify_failures, path);
-    status = interrupted                                                    ? 128 + g_signo
-             : strcmp(reason, "error_threshold") == 0 || co.verify_failures ? EXIT_FAILED
-                                                                            : 0;
-out:
-    if (hgrm)
-        fclose(hgrm);
-    if (co.csv)
-        fclose(co.csv);
+                co->verify_failures, path);
+    return co->interrupted                                                     ? 128 + g_signo
+           : strcmp(co->reason, "error_threshold") == 0 || co->verify_failures ? EXIT_FAILED
+                                                                               : 0;
+}
+
+static void release(struct coord *co)
+{
+    struct fl_lg_run *run = &co->run;
+    if (co->csv)
+        fclose(co->csv);
     if (run->threads)
         for (unsigned i = 0; i < run->nthreads; i++)
             fl_lg_thread_destroy(run->threads[i]);
     free(run->threads);
-    fl_lg_tally_destroy(&total);
-    fl_lg_tally_destroy(&iv);
-    fl_noise_free(&noise);
-    free(text);
-    fl_scenario_free(&s);
-    return no_uring ? FL_EXIT_NO_URING : status;
+    fl_lg_tally_destroy(&co->total);
+    fl_lg_tally_destroy(&co->iv);
+    fl_noise_free(&co->noise);
+    free(co->text);
+    fl_scenario_free(&co->s);
+}
+
+/* `run`: the steps in order; the first that fails gives the exit status. */
+static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
+{
+    static struct fl_lg_run_opts o;
+    int prc = fl_lg_flags_parse(&fl_lg_run_command, argc, argv, &o);
+    if (prc)
+        return prc > 0 ? 0 : EXIT_USAGE;
+    static struct coord co;
+    co.o = &o;
+    int status = load_scenario(&co);
+    if (status) {
+        fl_scenario_free(&co.s);
+        return status;
+    }
+    if (!(status = resolve_targets(&co)) && !(status = check_server_flags(&co)) &&
+        !(status = ask_server(&co)) && !(status = open_results(&co)) &&
+        !(status = create_threads(&co))) {
+        start_threads(&co);
+        coordinate(&co);
+        join_threads(&co);
+        if (co.ok) {
+            idle_tail(&co);
+            if (!o.quiet && co.tty)
+                fputc('\n', stderr);
+            status = write_outputs(&co, all_argc, all_argv);
+        } else {
+            status = EXIT_FAILED;
+        }
+    }
+    release(&co);
+    return co.no_uring ? FL_EXIT_NO_URING : status;
 }
 
 int main(int argc, char **argv)

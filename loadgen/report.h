@@ -12,10 +12,10 @@
 
 /* One interval as the coordinator merged it. */
 struct fl_lg_row {
-    double t_s;        /* end of the interval, seconds from the start */
-    double seconds;    /* its length (the last one may be short) */
-    const char *phase; /* the phase running at its end */
-    bool warmup;       /* it ended inside the warm-up */
+    double t_s;        /* end of the row, seconds from the start */
+    double seconds;    /* its length: rows are cut at phase boundaries and the warm-up's end */
+    const char *phase; /* the phase of the whole row */
+    bool warmup;       /* the whole row is inside the warm-up */
     const struct fl_lg_tally *tally;
     const struct fl_lg_sample *sample;
     size_t npop; /* populations with columns of their own (0 under --path) */

@@ -124,6 +124,12 @@ void fl_scenario_assign_populations(const struct fl_scenario *s, uint32_t nslots
 /* The phase running at `t` ns from the start; NULL at or after the end. */
 const struct fl_scenario_phase *fl_scenario_phase_at(const struct fl_scenario *s, uint64_t t);
 
+/* The first row boundary after `t` ns from the start: the next multiple of
+ * the interval, a phase's end or the end of the warm-up, whichever comes
+ * first, so no row straddles a phase or the warm-up's end. The threads
+ * publish and the coordinator writes rows on these ticks. */
+uint64_t fl_scenario_next_tick(const struct fl_scenario *s, uint64_t t);
+
 /* Parses "[log:]A[-B][~C[-D]]" in `unit` into `d`. 0, or -EINVAL with why. */
 int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, char *why,
                   size_t whylen);

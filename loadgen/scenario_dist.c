@@ -343,3 +343,16 @@ const struct fl_scenario_phase *fl_scenario_phase_at(const struct fl_scenario *s
             return &s->phases[i];
     return NULL;
 }
+
+uint64_t fl_scenario_next_tick(const struct fl_scenario *s, uint64_t t)
+{
+    uint64_t next = (t / s->interval + 1) * s->interval;
+    if (s->warmup > t && s->warmup < next)
+        next = s->warmup;
+    for (size_t i = 0; i < s->nphases; i++) {
+        uint64_t end = s->phases[i].start + s->phases[i].duration;
+        if (end > t && end < next)
+            next = end;
+    }
+    return next;
+}

@@ -10,7 +10,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flags.h"
 #include "matrix_report.h"
 #include "monitor.h"
 #include "paths.h"
@@ -56,34 +56,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: fraglab-loadgen matrix [--scenario FILE] [--out DIR] [options]\n"
-            "\n"
-            "For each mode and allocator: start fraglab-server on free loopback ports,\n"
-            "run the scenario against it, keep sampling it through an idle tail, stop it.\n"
-            "Then DIR/matrix.csv, DIR/matrix.json, plots and DIR/index.html.\n"
-            "\n"
-            "  --scenario FILE      scenario (default: config/quick.ini of this tree)\n"
-            "  --modes LIST         tpc,ws,ws-owner (default tpc,ws)\n"
-            "  --allocators LIST    glibc,jemalloc,mimalloc,tcmalloc (default), any\n"
-            "                       .so path, settings as NAME:SETTINGS\n"
-            "                       (e.g. jemalloc:dirty_decay_ms:1000); ';' also separates\n"
-            "  -d, --duration T     load per pairing (default: the scenario's)\n"
-            "  --idle T             idle tail per pairing (default 10s)\n"
-            "  --interval T         sampling interval (default: the scenario's)\n"
-            "  -c, --connections N  connections (default: the scenario's)\n"
-            "  -R, --rate R         requests/s (default: the scenario's)\n"
-            "  --threads N          server threads (default: the CPUs, %ld)\n"
-            "  --server PATH        fraglab-server (default: beside this binary)\n"
-            "  --out DIR            results (default results/matrix-DATE-TIME)\n"
-            "\n"
-            "Exit: 0 every pairing ran, 1 one or more failed (the rest still ran), 2 bad\n"
-            "usage, 130 interrupted (what ran is reported).\n",
-            sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* Splits a list on ',' or ';' (in place); an allocator's settings may hold
@@ -490,85 +462,26 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
 
 static int parse(int argc, char **argv, struct mopts *o)
 {
-    static const struct option longs[] = {
-        {"scenario", required_argument, NULL, 's'},
-        {"modes", required_argument, NULL, 'm'},
-        {"allocators", required_argument, NULL, 'a'},
-        {"duration", required_argument, NULL, 'd'},
-        {"idle", required_argument, NULL, 'i'},
-        {"interval", required_argument, NULL, 'I'},
-        {"connections", required_argument, NULL, 'c'},
-        {"rate", required_argument, NULL, 'R'},
-        {"threads", required_argument, NULL, 't'},
-        {"server", required_argument, NULL, 'S'},
-        {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    static char modes_default[] = "tpc,ws", allocs_default[] = "glibc,jemalloc,mimalloc,tcmalloc";
-    char *modes = modes_default, *allocs = allocs_default;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:c:R:h", longs, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            o->scenario = optarg;
-            break;
-        case 'm':
-            modes = optarg;
-            break;
-        case 'a':
-            allocs = optarg;
-            break;
-        case 'd':
-            o->duration = optarg;
-            break;
-        case 'i':
-            o->idle = optarg;
-            break;
-        case 'I':
-            o->interval = optarg;
-            break;
-        case 'c':
-            o->connections = optarg;
-            break;
-        case 'R':
-            o->rate = optarg;
-            break;
-        case 'S':
-            o->server = optarg;
-            break;
-        case 'o':
-            o->out = optarg;
-            break;
-        case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256) {
-                fprintf(stderr, PROG ": --threads %s: expected 1..256\n", optarg);
-                return -1;
-            }
-            o->threads = (int)v;
-            break;
-        }
-        case 'h':
-            usage(stdout);
-            return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, PROG ": unknown option %s (try --help)\n", argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
+    /* The flags (fl_lg_matrix_command's table) into `o`, then the lists:
+     * 0, 1 after --help, -1 after one line on stderr. */
+    struct fl_lg_matrix_opts f = {0};
+    int rc = fl_lg_flags_parse(&fl_lg_matrix_command, argc, argv, &f);
+    if (rc)
+        return rc;
+    o->scenario = f.scenario ? f.scenario : o->scenario;
+    o->out = f.out;
+    o->server = f.server;
+    o->duration = f.duration.text;
+    o->idle = f.idle.text ? f.idle.text : o->idle;
+    o->interval = f.interval.text;
+    o->connections = f.connections.text;
+    o->rate = f.rate.text;
+    if (f.threads.text)
+        o->threads = (int)f.threads.n;
     /* Copies: argv stays whole for the manifest. */
     static char modes_buf[1024], allocs_buf[4096];
+    const char *modes = f.modes ? f.modes : "tpc,ws";
+    const char *allocs = f.allocators ? f.allocators : "glibc,jemalloc,mimalloc,tcmalloc";
     if (snprintf(modes_buf, sizeof(modes_buf), "%s", modes) >= (int)sizeof(modes_buf) ||
         snprintf(allocs_buf, sizeof(allocs_buf), "%s", allocs) >= (int)sizeof(allocs_buf)) {
         fprintf(stderr, PROG ": --modes or --allocators: too long\n");

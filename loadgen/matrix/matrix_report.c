@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flags.h"
 #include "matrix_report_internal.h"
 
 #define PROG "fraglab-loadgen report"
@@ -442,24 +443,12 @@ int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, si
 
 int fl_lg_cmd_report(int argc, char **argv)
 {
-    const char *dir = NULL;
-    bool plots = true;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-plots")) {
-            plots = false;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: " PROG " DIR [--no-plots]\n"
-                   "Rebuilds DIR/matrix.csv, matrix.json, index.html and the plots of a\n"
-                   "`fraglab-loadgen matrix` folder from what is on disk (runs may be partial).\n");
-            return 0;
-        } else if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, PROG ": unexpected argument '%s' (usage: " PROG " DIR [--no-plots])\n",
-                    argv[i]);
-            return 2;
-        } else {
-            dir = argv[i];
-        }
-    }
+    struct fl_lg_report_opts o = {0};
+    int prc = fl_lg_flags_parse(&fl_lg_report_command, argc, argv, &o);
+    if (prc)
+        return prc > 0 ? 0 : 2;
+    const char *dir = o.dir;
+    bool plots = !o.no_plots;
     if (!dir) {
         fprintf(stderr, PROG ": no folder given (usage: " PROG " DIR [--no-plots])\n");
         return 2;

@@ -7,10 +7,12 @@ glibc) or against wrong_echo.py, and checks the contract in
 loadgen/README.md: the files a run writes and their fields, zero errors
 against a correct server, mismatches reported (exit 1) against a wrong one,
 SIGINT (exit 130, summary written), open-loop rate, a refused target (exit 1)
-and bad usage (exit 2), each with one line on stderr.
+and bad usage (exit 2), each with one line on stderr; rows cut at phase
+boundaries and the warm-up's end; `--path` with a binary outside the tree.
 
 usage: suite_run.py --loadgen PATH --server PATH --config-dir DIR [--case NAME]
-Cases: quick, soak, mismatch, sigint, rate, refused, badargs (default: all).
+Cases: quick, soak, mismatch, sigint, rate, populations, stale, refused, badargs,
+phases, pathonly (default: all).
 Prints `ok CASE` or `FAIL CASE: reason` (then the commands and their output
 as `#` lines), then `N passed, M failed, K skipped`. Exit 0 if all passed,
 1 if any failed, 77 (skip) if the server cannot run here (sanitizer build
@@ -161,6 +163,36 @@ requests = 1-20
 [population long]
 share = 0.3
 think = 1ms-20ms
+
+[request h]
+weight = 1
+kind = get
+path = /healthz
+"""
+
+# Two phases whose boundary (0.7 s) and warm-up end (0.3 s) fall inside the
+# 400 ms interval, for the phases case: rows must be cut there.
+PHASES_INI = """\
+# suite_run.py: a phase boundary and a warm-up end mid-interval
+[scenario]
+name = phases
+seed = 7
+warmup = 300ms
+connections = 2
+threads = 1
+rate = 0
+timeout = 5s
+error_stop = 0
+interval = 400ms
+
+[phase first]
+duration = 700ms
+
+[phase second]
+duration = 700ms
+
+[population all]
+share = 1
 
 [request h]
 weight = 1
@@ -671,9 +703,67 @@ class Suite:
             expect(named in lines[0], f"{what}: the stderr line does not name {named!r}: "
                                       f"{lines[0]!r}")
 
+    def phases(self):
+        """Every timeseries.csv row lies in one phase and on one side of the
+        warm-up's end, and is labelled with them: the rows are cut at the
+        phase boundary (0.7 s) and the warm-up's end (0.3 s), which fall
+        inside the 400 ms interval."""
+        ini = self.write("phases.ini", PHASES_INI)
+        with self.fraglab() as srv:
+            out = self.out_dir("phases")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{srv.port}", "--out", out,
+                          "-q"], timeout=30)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            _, rows = self.timeseries(out)
+            bounds = ((0.0, 0.7, "first"), (0.7, 1.4, "second"))
+            eps = 0.0005  # t_s has three decimals
+            start = 0.0
+            for row in rows:
+                end = float(row["t_s"])
+                covering = [name for lo, hi, name in bounds if start < hi - eps and end > lo + eps]
+                expect(covering == [row["phase"]],
+                       f"row {start:.3f}-{end:.3f} s is labelled {row['phase']!r} but spans "
+                       f"{covering}")
+                expect(not (start < 0.3 - eps and end > 0.3 + eps),
+                       f"row {start:.3f}-{end:.3f} s straddles the warm-up's end (0.3 s)")
+                want = "1" if end <= 0.3 + eps else "0"
+                expect(row["warmup"] == want,
+                       f"row {start:.3f}-{end:.3f} s has warmup {row['warmup']}, want {want}")
+                start = end
+            expect(abs(start - 1.4) <= eps, f"the last row ends at {start} s, want 1.4")
+            ends = [float(row["t_s"]) for row in rows]
+            for t in (0.3, 0.4, 0.7, 0.8, 1.2, 1.4):
+                expect(any(abs(e - t) <= eps for e in ends), f"no row ends at {t} s: {ends}")
+
+    def pathonly(self):
+        """`run --path` needs no scenario: a copy of the binary outside the
+        source tree (no config/quick.ini beside it) still runs."""
+        bindir = os.path.join(self.tmp, "a", "b", "c")
+        os.makedirs(bindir)
+        exe = os.path.join(bindir, "fraglab-loadgen")
+        shutil.copy2(self.loadgen, exe)
+        for rel in ("../../config/quick.ini", "../config/quick.ini",
+                    "../share/fraglab/quick.ini"):
+            expect(not os.path.exists(os.path.join(bindir, rel)),
+                   f"{rel} exists beside the copied binary: the case proves nothing")
+        with self.fraglab() as srv:
+            out = self.out_dir("pathonly")
+            self.loadgen, orig = exe, self.loadgen
+            try:
+                r = self.run(["--path", "/healthz", "--target", f"{HOST}:{srv.port}", "-d", "1s",
+                              "-c", "4", "-t", "1", "-R", "2000", "--out", out, "-q"],
+                             timeout=30)
+            finally:
+                self.loadgen = orig
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            s = self.summary(out)
+            expect(s.get("requests", 0) > 0, f"requests {s.get('requests')!r}, want > 0")
+            expect(s.get("stop_reason") == "duration",
+                   f"stop_reason {s.get('stop_reason')!r}, want 'duration'")
+
 
 CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "stale", "refused",
-         "badargs")
+         "badargs", "phases", "pathonly")
 
 
 def read_line(stream, timeout):
