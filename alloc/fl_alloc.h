@@ -100,7 +100,7 @@ struct fl_alloc_info {
     bool settings_needed; /* internal: the request carried settings */
 };
 
-#define FL_ALLOC_ERRLEN 512
+#define FL_ALLOC_ERRLEN 2048 /* room for the list of known setting names */
 
 /* Makes `spec` (glibc|jemalloc|mimalloc|tcmalloc|/path/to/lib.so, optionally
  * followed by ":settings") the process's allocator: re-executes `argv` with
