@@ -49,9 +49,9 @@ int fl__alloc_env_from_list(const char *prefix, const char *settings, char *err,
 int fl__alloc_check_names(const struct fl__alloc_backend *be, const char *settings, char *err,
                           size_t errlen);
 
-/* Appends "NAME=value " for each environment variable starting with one of
- * the space-separated `prefixes`. */
-void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len);
+/* Appends "NAME=value" and `sep` for each environment variable starting
+ * with one of the space-separated `prefixes`. */
+void fl__alloc_env_describe(const char *prefixes, char sep, char *buf, size_t len);
 
 /* snprintf that appends to buf. */
 void fl__appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -97,7 +97,7 @@ int fl__alloc_check_names(const struct fl__alloc_backend *be, const char *settin
     return 0;
 }
 
-void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len)
+void fl__alloc_env_describe(const char *prefixes, char sep, char *buf, size_t len)
 {
     char copy[256], *save = NULL;
     snprintf(copy, sizeof(copy), "%s", prefixes);
@@ -105,6 +105,6 @@ void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len)
         size_t pl = strlen(p);
         for (char **e = environ; *e; e++)
             if (strncmp(*e, p, pl) == 0 && (p[pl - 1] == '_' || (*e)[pl] == '='))
-                fl__appendf(buf, len, "%s ", *e);
+                fl__appendf(buf, len, "%s%c", *e, sep);
     }
 }

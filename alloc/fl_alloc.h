@@ -92,11 +92,15 @@ struct fl_alloc_stats {
 /* What the program really runs on, after verification. */
 struct fl_alloc_info {
     enum fl_alloc_kind kind;
-    char name[32];        /* glibc, jemalloc, mimalloc, tcmalloc, asan, tsan, or the .so's name */
-    char version[96];     /* the allocator's own version string */
-    char library[4096];   /* the shared object that serves malloc */
-    char requested[256];  /* the --allocator value as given */
-    char settings[1024];  /* tuning in the allocator's own terms, as in force */
+    char name[32];       /* glibc, jemalloc, mimalloc, tcmalloc, asan, tsan, or the .so's name */
+    char version[96];    /* the allocator's own version string */
+    char library[4096];  /* the shared object that serves malloc */
+    char requested[256]; /* the --allocator value as given */
+    char settings[1024]; /* tuning in the allocator's own terms, as in force */
+    /* The allocator's variables in this process's environment, as its init
+     * read them (what the layer wrote before the re-exec, or the caller
+     * gave): "NAME=value" lines, each ended by '\n'. */
+    char environment[1024];
     bool settings_needed; /* internal: the request carried settings */
 };
 
@@ -141,5 +145,10 @@ struct fl_procmem {
 #undef FL_X
 };
 int fl_procmem_read(pid_t pid, struct fl_procmem *m);
+
+/* The transparent huge page mode in force: the selected word of
+ * /sys/kernel/mm/transparent_hugepage/`file` ("enabled" or "defrag"), e.g.
+ * "madvise", in `buf`; NULL when the kernel has no THP. */
+const char *fl_procmem_thp(const char *file, char *buf, size_t len);
 
 #endif

@@ -193,7 +193,8 @@ static void describe(const struct fl__alloc_backend *be, const char *spec, const
     else
         snprintf(in->name, sizeof(in->name), "%s", be->name);
     be->version(in->version, sizeof(in->version));
-    fl__alloc_env_describe(be->env_prefixes, in->settings, sizeof(in->settings));
+    fl__alloc_env_describe(be->env_prefixes, '\n', in->environment, sizeof(in->environment));
+    fl__alloc_env_describe(be->env_prefixes, ' ', in->settings, sizeof(in->settings));
     if (be->settings)
         be->settings(in->settings, sizeof(in->settings));
     size_t n = strlen(in->settings);

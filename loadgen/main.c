@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "manifest.h"
 #include "matrix.h"
 #include "matrix_report.h"
 #include "monitor.h"
@@ -791,6 +792,8 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
     if (!(hgrm = open_out(outdir, "latency.hgrm", path, sizeof(path))))
         goto out;
     fl_hist_write_percentiles(&total.lat, hgrm, 5, 1000.0);
+    if (s.rate > 0 && fl_lg_hgrm_write(outdir, "latency-uncorrected.hgrm", &total.lat_unc) != 0)
+        goto out;
     uint64_t stop = stopped_at < run->end ? stopped_at : run->end;
     double pop_open_mean[FL_SCENARIO_MAX_POPULATIONS] = {0};
     for (size_t i = 0; i < co.npop && co.pop_rows; i++)
@@ -826,6 +829,8 @@ static int cmd_run(int argc, char **argv, int all_argc, char **all_argv)
         fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
         goto out;
     }
+    if (fl_lg_manifest_write(outdir, &res, &co.mon) != 0)
+        goto out;
     if (!o.quiet) {
         fl_lg_summary_print(stdout, &res);
         printf("  results: %s/\n", outdir);
