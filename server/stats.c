@@ -1,19 +1,21 @@
 /* stats.c - /stats JSON and /metrics Prometheus text from one view. Every
  * list (counters, memory figures, options) is walked through its X-macro, so
- * a new entry shows up in both outputs without an edit here. Both renderers
- * return NULL when memory runs out; the route answers 503 then. */
+ * a new entry shows up in both outputs without an edit here. /stats's
+ * "host" (kernel, CPUs, THP mode) is read from the system as it is
+ * rendered. Both renderers return NULL when memory runs out; the route
+ * answers 503 then. */
 #include "stats.h"
 
 #include <cjson/cJSON.h>
 #include <gnu/libc-version.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
