@@ -23,6 +23,11 @@ struct fl__alloc_backend {
     void (*sample_thread)(void);  /* NULL: process-wide figures need no sampling */
     /* Turns user settings ("a=1,b=2") into environment variables. */
     int (*apply_settings)(const char *settings, char *err, size_t errlen);
+    /* The setting names this allocator reads (NULL-terminated), checked
+     * before anything is exported, and what separates a name from its value
+     * ('=', or ':' in jemalloc's MALLOC_CONF). NULL: no settings at all. */
+    const char *const *setting_names;
+    char setting_sep;
 };
 
 extern const struct fl__alloc_backend fl__alloc_glibc;
@@ -38,9 +43,15 @@ const struct fl__alloc_backend *fl__alloc_backend_active(void);
  * NAME is `prefix` followed by the upper-cased key. 0 or -EINVAL. */
 int fl__alloc_env_from_list(const char *prefix, const char *settings, char *err, size_t errlen);
 
-/* Appends "NAME=value " for each environment variable starting with one of
- * the space-separated `prefixes`. */
-void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len);
+/* 0 if every "name<sep>value" item of the comma-separated `settings` names
+ * one of be->setting_names; else -EINVAL and one line in `err` listing the
+ * names the allocator knows. */
+int fl__alloc_check_names(const struct fl__alloc_backend *be, const char *settings, char *err,
+                          size_t errlen);
+
+/* Appends "NAME=value" and `sep` for each environment variable starting
+ * with one of the space-separated `prefixes`. */
+void fl__alloc_env_describe(const char *prefixes, char sep, char *buf, size_t len);
 
 /* snprintf that appends to buf. */
 void fl__appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -86,6 +86,25 @@ static int glibc_apply(const char *settings, char *err, size_t errlen)
     return setenv("GLIBC_TUNABLES", tun, 1) ? -errno : 0;
 }
 
+/* glibc.malloc.* tunables of glibc 2.36 (Debian 12), as `ld.so
+ * --list-tunables` prints them; glibc ignores any other name silently. */
+static const char *const glibc_names[] = {
+    "arena_max",
+    "arena_test",
+    "check",
+    "hugetlb",
+    "mmap_max",
+    "mmap_threshold",
+    "mxfast",
+    "perturb",
+    "tcache_count",
+    "tcache_max",
+    "tcache_unsorted_limit",
+    "top_pad",
+    "trim_threshold",
+    NULL,
+};
+
 const struct fl__alloc_backend fl__alloc_glibc = {
     .kind = FL_ALLOC_GLIBC,
     .name = "glibc",
@@ -99,4 +118,6 @@ const struct fl__alloc_backend fl__alloc_glibc = {
     .stats = glibc_stats,
     .release = glibc_release,
     .apply_settings = glibc_apply,
+    .setting_names = glibc_names,
+    .setting_sep = '=',
 };

@@ -122,6 +122,37 @@ static int mi_apply(const char *settings, char *err, size_t errlen)
     return fl__alloc_env_from_list("MIMALLOC_", settings, err, errlen);
 }
 
+/* The options of mimalloc 2.0.9 (Debian 12), read as MIMALLOC_<NAME>:
+ * src/options.c's table with its legacy names (abandoned_page_reset,
+ * reset_delay), without the deprecated_* entries that do nothing. */
+static const char *const mi_names[] = {
+    "abandoned_page_decommit",
+    "abandoned_page_reset",
+    "allow_decommit",
+    "decommit_delay",
+    "decommit_extend_delay",
+    "destroy_on_exit",
+    "eager_commit",
+    "eager_commit_delay",
+    "large_os_pages",
+    "limit_os_alloc",
+    "max_errors",
+    "max_segment_reclaim",
+    "max_warnings",
+    "os_tag",
+    "page_reset",
+    "reserve_huge_os_pages",
+    "reserve_huge_os_pages_at",
+    "reserve_os_memory",
+    "reset_delay",
+    "segment_decommit_delay",
+    "show_errors",
+    "show_stats",
+    "use_numa_nodes",
+    "verbose",
+    NULL,
+};
+
 const struct fl__alloc_backend fl__alloc_mimalloc = {
     .kind = FL_ALLOC_MIMALLOC,
     .name = "mimalloc",
@@ -137,4 +168,6 @@ const struct fl__alloc_backend fl__alloc_mimalloc = {
     .release_thread = mi_release,
     .sample_thread = mi_sample_thread,
     .apply_settings = mi_apply,
+    .setting_names = mi_names,
+    .setting_sep = '=',
 };

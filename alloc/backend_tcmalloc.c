@@ -95,6 +95,30 @@ static int tc_apply(const char *settings, char *err, size_t errlen)
     return fl__alloc_env_from_list("TCMALLOC_", settings, err, errlen);
 }
 
+/* The TCMALLOC_* variables libtcmalloc_minimal of gperftools 2.10 (Debian
+ * 12) reads, lower-cased; the profiler's and the debug library's are not
+ * read by the minimal library fraglab preloads. */
+static const char *const tc_names[] = {
+    "aggressive_decommit",
+    "devmem_limit",
+    "devmem_start",
+    "disable_memory_release",
+    "heap_limit_mb",
+    "large_alloc_report_threshold",
+    "max_total_thread_cache_bytes",
+    "memfs_abort_on_fail",
+    "memfs_disable_fallback",
+    "memfs_ignore_mmap_fail",
+    "memfs_limit_mb",
+    "memfs_malloc_path",
+    "memfs_map_private",
+    "release_rate",
+    "skip_mmap",
+    "skip_sbrk",
+    "transfer_num_obj",
+    NULL,
+};
+
 const struct fl__alloc_backend fl__alloc_tcmalloc = {
     .kind = FL_ALLOC_TCMALLOC,
     .name = "tcmalloc",
@@ -109,4 +133,6 @@ const struct fl__alloc_backend fl__alloc_tcmalloc = {
     .release = tc_release,
     .release_thread = tc_release_thread,
     .apply_settings = tc_apply,
+    .setting_names = tc_names,
+    .setting_sep = '=',
 };

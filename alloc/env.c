@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 extern char **environ;
 
@@ -46,7 +47,57 @@ int fl__alloc_env_from_list(const char *prefix, const char *settings, char *err,
     return rc;
 }
 
-void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len)
+static bool known_name(const struct fl__alloc_backend *be, const char *key, size_t n)
+{
+    /* MIMALLOC_* and TCMALLOC_* keys are upper-cased into variable names, so
+     * their case does not matter; glibc's tunables and MALLOC_CONF's keys
+     * are matched as written. */
+    bool fold = be->kind == FL_ALLOC_MIMALLOC || be->kind == FL_ALLOC_TCMALLOC;
+    for (const char *const *k = be->setting_names; *k; k++)
+        if (strlen(*k) == n && (fold ? strncasecmp(*k, key, n) : strncmp(*k, key, n)) == 0)
+            return true;
+    return false;
+}
+
+static void list_names(const struct fl__alloc_backend *be, char *err, size_t errlen)
+{
+    fl__appendf(err, errlen, " (%s knows:", be->name);
+    for (const char *const *k = be->setting_names; *k; k++)
+        fl__appendf(err, errlen, "%s %s", k == be->setting_names ? "" : ",", *k);
+    fl__appendf(err, errlen, ")");
+}
+
+int fl__alloc_check_names(const struct fl__alloc_backend *be, const char *settings, char *err,
+                          size_t errlen)
+{
+    if (!be->setting_names) {
+        snprintf(err, errlen, "%s takes no settings, got '%s'", be->name, settings);
+        return -EINVAL;
+    }
+    for (const char *item = settings; *item;) {
+        size_t len = strcspn(item, ",");
+        const char *sep = memchr(item, be->setting_sep, len);
+        if (be->setting_sep == ':' && memchr(item, '=', len)) {
+            snprintf(err, errlen, "%s settings use MALLOC_CONF syntax key:value, not '%s'",
+                     be->name, settings);
+            return -EINVAL;
+        }
+        if (!sep || sep == item) {
+            snprintf(err, errlen, "%s setting '%.*s' is not name%cvalue", be->name, (int)len, item,
+                     be->setting_sep);
+            return -EINVAL;
+        }
+        if (!known_name(be, item, (size_t)(sep - item))) {
+            snprintf(err, errlen, "unknown %s setting '%.*s'", be->name, (int)(sep - item), item);
+            list_names(be, err, errlen);
+            return -EINVAL;
+        }
+        item += len + (item[len] == ',');
+    }
+    return 0;
+}
+
+void fl__alloc_env_describe(const char *prefixes, char sep, char *buf, size_t len)
 {
     char copy[256], *save = NULL;
     snprintf(copy, sizeof(copy), "%s", prefixes);
@@ -54,6 +105,6 @@ void fl__alloc_env_describe(const char *prefixes, char *buf, size_t len)
         size_t pl = strlen(p);
         for (char **e = environ; *e; e++)
             if (strncmp(*e, p, pl) == 0 && (p[pl - 1] == '_' || (*e)[pl] == '='))
-                fl__appendf(buf, len, "%s ", *e);
+                fl__appendf(buf, len, "%s%c", *e, sep);
     }
 }

@@ -92,15 +92,19 @@ struct fl_alloc_stats {
 /* What the program really runs on, after verification. */
 struct fl_alloc_info {
     enum fl_alloc_kind kind;
-    char name[32];        /* glibc, jemalloc, mimalloc, tcmalloc, asan, tsan, or the .so's name */
-    char version[96];     /* the allocator's own version string */
-    char library[4096];   /* the shared object that serves malloc */
-    char requested[256];  /* the --allocator value as given */
-    char settings[1024];  /* tuning in the allocator's own terms, as in force */
+    char name[32];       /* glibc, jemalloc, mimalloc, tcmalloc, asan, tsan, or the .so's name */
+    char version[96];    /* the allocator's own version string */
+    char library[4096];  /* the shared object that serves malloc */
+    char requested[256]; /* the --allocator value as given */
+    char settings[1024]; /* tuning in the allocator's own terms, as in force */
+    /* The allocator's variables in this process's environment, as its init
+     * read them (what the layer wrote before the re-exec, or the caller
+     * gave): "NAME=value" lines, each ended by '\n'. */
+    char environment[1024];
     bool settings_needed; /* internal: the request carried settings */
 };
 
-#define FL_ALLOC_ERRLEN 512
+#define FL_ALLOC_ERRLEN 2048 /* room for the list of known setting names */
 
 /* Makes `spec` (glibc|jemalloc|mimalloc|tcmalloc|/path/to/lib.so, optionally
  * followed by ":settings") the process's allocator: re-executes `argv` with
@@ -140,5 +144,10 @@ struct fl_procmem {
 /* Reads `pid`'s (0: this process's) figures: 0, or -errno (the open's or
  * the read's; -ENODATA when the file holds no Rss line). */
 int fl_procmem_read(pid_t pid, struct fl_procmem *m);
+
+/* The transparent huge page mode in force: the selected word of
+ * /sys/kernel/mm/transparent_hugepage/`file` ("enabled" or "defrag"), e.g.
+ * "madvise", in `buf`; NULL when the kernel has no THP. */
+const char *fl_procmem_thp(const char *file, char *buf, size_t len);
 
 #endif

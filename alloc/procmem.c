@@ -1,4 +1,4 @@
-/* procmem.c - process memory from /proc/PID/smaps_rollup. */
+/* procmem.c - process memory from /proc/PID/smaps_rollup, and the THP mode. */
 #include "fl_alloc.h"
 
 #include <errno.h>
@@ -54,4 +54,23 @@ int fl_procmem_read(pid_t pid, struct fl_procmem *m)
         line = nl ? nl + 1 : NULL;
     }
     return m->rss == FL_NA ? -ENODATA : 0;
+}
+
+const char *fl_procmem_thp(const char *file, char *buf, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/%s", file);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char line[256];
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    /* "always [madvise] never": the bracketed word is the one in force. */
+    char *open = got ? strchr(line, '[') : NULL;
+    char *close = open ? strchr(open, ']') : NULL;
+    if (!close)
+        return NULL;
+    snprintf(buf, len, "%.*s", (int)(close - open - 1), open + 1);
+    return buf;
 }

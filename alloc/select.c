@@ -47,12 +47,26 @@ static int parse_spec(const char *spec, struct request *rq, char *err, size_t er
     memset(rq, 0, sizeof(*rq));
     rq->settings = "";
     if (spec[0] == '/' || spec[0] == '.') {
-        if (!realpath(spec, rq->lib)) {
-            int e = errno;
-            snprintf(err, errlen, "allocator library %s: %s", spec, strerror(e));
-            return -e;
+        if (realpath(spec, rq->lib))
+            return 0;
+        int e = errno;
+        /* "/path/lib.so:settings": which names an arbitrary library reads
+         * is unknowable here, so nothing is exported on a guess. */
+        const char *colon = strchr(strrchr(spec, '/') ? strrchr(spec, '/') : spec, ':');
+        char lib[PATH_MAX];
+        if (colon && (size_t)(colon - spec) < sizeof(lib)) {
+            snprintf(lib, sizeof(lib), "%.*s", (int)(colon - spec), spec);
+            if (realpath(lib, rq->lib)) {
+                snprintf(err, errlen,
+                         "settings '%s' for %s: fraglab cannot check which names a library given "
+                         "by path reads; set its own environment variables (e.g. MALLOC_CONF) "
+                         "instead",
+                         colon + 1, lib);
+                return -EINVAL;
+            }
         }
-        return 0;
+        snprintf(err, errlen, "allocator library %s: %s", spec, strerror(e));
+        return -e;
     }
     const char *colon = strchr(spec, ':');
     size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
@@ -68,7 +82,9 @@ static int parse_spec(const char *spec, struct request *rq, char *err, size_t er
                  (int)nlen, spec);
         return -EINVAL;
     }
-    return 0;
+    /* Before any environment is written: a misspelt name is refused with the
+     * names the allocator reads, not exported for nobody to read. */
+    return *rq->settings ? fl__alloc_check_names(rq->be, rq->settings, err, errlen) : 0;
 }
 
 /* Distribution libraries live beside libc in the multiarch directory. */
@@ -132,7 +148,7 @@ static void restore_environment(void)
 static int reexec(const struct request *rq, char *const argv[], char *err, size_t errlen)
 {
     if (*rq->settings) {
-        if (!rq->be) {
+        if (!rq->be) { /* parse_spec refuses this already */
             snprintf(err, errlen, "settings for %s: pass them in its own environment", rq->lib);
             return -EINVAL;
         }
@@ -177,7 +193,8 @@ static void describe(const struct fl__alloc_backend *be, const char *spec, const
     else
         snprintf(in->name, sizeof(in->name), "%s", be->name);
     be->version(in->version, sizeof(in->version));
-    fl__alloc_env_describe(be->env_prefixes, in->settings, sizeof(in->settings));
+    fl__alloc_env_describe(be->env_prefixes, '\n', in->environment, sizeof(in->environment));
+    fl__alloc_env_describe(be->env_prefixes, ' ', in->settings, sizeof(in->settings));
     if (be->settings)
         be->settings(in->settings, sizeof(in->settings));
     size_t n = strlen(in->settings);

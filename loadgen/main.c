@@ -21,6 +21,7 @@
 
 #include "engine.h"
 #include "flags.h"
+#include "manifest.h"
 #include "matrix.h"
 #include "matrix_report.h"
 #include "monitor.h"
@@ -739,6 +740,9 @@ static int write_outputs(struct coord *co, int all_argc, char **all_argv)
         return EXIT_FAILED;
     fl_hist_write_percentiles(&co->total.lat, hgrm, 5, 1000.0);
     fclose(hgrm);
+    if (co->s.rate > 0 &&
+        fl_lg_hgrm_write(co->outdir, "latency-uncorrected.hgrm", &co->total.lat_unc) != 0)
+        return EXIT_FAILED;
     uint64_t stop = co->stopped_at < run->end ? co->stopped_at : run->end;
     double pop_open_mean[FL_SCENARIO_MAX_POPULATIONS] = {0};
     for (size_t i = 0; i < co->npop && co->pop_rows; i++)
@@ -774,6 +778,8 @@ static int write_outputs(struct coord *co, int all_argc, char **all_argv)
         fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
         return EXIT_FAILED;
     }
+    if (fl_lg_manifest_write(co->outdir, &res, &co->mon) != 0)
+        return EXIT_FAILED;
     if (!co->o->quiet) {
         fl_lg_summary_print(stdout, &res);
         printf("  results: %s/\n", co->outdir);

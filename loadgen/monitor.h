@@ -19,7 +19,7 @@ struct fl_lg_server_info {
     int64_t pid;
     char mode[16];
     char allocator[64]; /* name, e.g. "jemalloc" */
-    char version[32];
+    char version[96];   /* whole: jemalloc's runs to 49 characters */
     char free_policy[16];
     int64_t threads;
 };

@@ -167,6 +167,19 @@ void fl_lg_progress(FILE *f, bool tty, const struct fl_lg_row *r, double duratio
     fflush(f);
 }
 
+int fl_lg_hgrm_write(const char *dir, const char *name, const struct fl_hist *h)
+{
+    char path[4096 + 64];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    int rc = f ? fl_hist_write_percentiles(h, f, 5, 1000.0) : -errno;
+    if (f && fclose(f) != 0 && !rc)
+        rc = -EIO;
+    if (rc)
+        fprintf(stderr, "fraglab-loadgen: %s: %s\n", path, strerror(-rc));
+    return rc;
+}
+
 /* ------------------------------------------------------------ summary.json */
 
 static void add_lat(cJSON *o, const char *name, const struct fl_hist *h)

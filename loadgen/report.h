@@ -56,6 +56,12 @@ struct fl_lg_result {
     const double *pop_open_mean;     /* per population: open, mean of the measured load rows */
 };
 
+/* Writes `h` to DIR/NAME as HdrHistogram's percentile text (milliseconds);
+ * 0, or -errno after one line on stderr. An open loop writes its uncorrected
+ * latencies (from the actual send) as latency-uncorrected.hgrm this way,
+ * beside latency.hgrm's corrected ones (from the intended send). */
+int fl_lg_hgrm_write(const char *dir, const char *name, const struct fl_hist *h);
+
 /* Writes DIR/summary.json; 0 or -errno. */
 int fl_lg_summary_write(const char *path, const struct fl_lg_result *r);
 /* The human summary, wrk-like. */

@@ -1,17 +1,23 @@
 /* stats.c - /stats JSON and /metrics Prometheus text from one view. Every
  * list (counters, memory figures, options) is walked through its X-macro, so
- * a new entry shows up in both outputs without an edit here. Both renderers
- * return NULL when memory runs out; the route answers 503 then. */
+ * a new entry shows up in both outputs without an edit here. /stats's
+ * "host" (kernel, CPUs, THP mode) is read from the system as it is
+ * rendered. Both renderers return NULL when memory runs out; the route
+ * answers 503 then. */
 #include "stats.h"
 
 #include <cjson/cJSON.h>
+#include <gnu/libc-version.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 /* The counter list as data, so renderers can loop over it. Pasting the type
  * token makes a misspelt type in FL_COUNTERS a compile error. */
@@ -151,6 +157,57 @@ static void add_str(cJSON *o, const char *key, const char *s, bool *ok)
     need(cJSON_AddStringToObject(o, key, s), ok);
 }
 
+/* environment: {NAME: value} from the allocator layer's "NAME=value\n" lines. */
+static void json_environment(cJSON *o, const char *lines, bool *ok)
+{
+    cJSON *env = cJSON_AddObjectToObject(o, "environment");
+    need(env, ok);
+    while (env && *lines) {
+        size_t len = strcspn(lines, "\n");
+        const char *eq = memchr(lines, '=', len);
+        if (eq) {
+            char name[256], value[1024];
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - lines), lines);
+            snprintf(value, sizeof(value), "%.*s", (int)(len - (size_t)(eq - lines) - 1), eq + 1);
+            add_str(env, name, value, ok);
+        }
+        lines += len + (lines[len] == '\n');
+    }
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *s, bool *ok)
+{
+    if (s)
+        add_str(o, key, s, ok);
+    else
+        need(cJSON_AddNullToObject(o, key), ok);
+}
+
+/* host: what the machine ran with as this document was rendered. Read here,
+ * not kept in the view: THP can be switched while the server runs, and a
+ * results manifest wants the mode in force during the run it describes. */
+static void json_host(cJSON *root, bool *ok)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "host");
+    struct utsname u;
+    bool named = uname(&u) == 0;
+    add_str_or_null(o, "kernel", named ? u.release : NULL, ok);
+    add_str_or_null(o, "kernel_version", named ? u.version : NULL, ok);
+    add_str_or_null(o, "machine", named ? u.machine : NULL, ok);
+    add_int(o, "cpus_online", sysconf(_SC_NPROCESSORS_ONLN), ok);
+    need(cJSON_AddStringToObject(o, "glibc_version", gnu_get_libc_version()), ok);
+    /* The process's mask, as the main thread holds it: the worker rendering
+     * this may be pinned to one CPU. */
+    cpu_set_t set;
+    if (sched_getaffinity(getpid(), sizeof(set), &set) == 0)
+        add_int(o, "cpus_allowed", CPU_COUNT(&set), ok);
+    else
+        need(cJSON_AddNullToObject(o, "cpus_allowed"), ok);
+    char a[64], b[64];
+    add_str_or_null(o, "thp_enabled", fl_procmem_thp("enabled", a, sizeof(a)), ok);
+    add_str_or_null(o, "thp_defrag", fl_procmem_thp("defrag", b, sizeof(b)), ok);
+}
+
 static void json_allocator(cJSON *root, const struct fl_alloc_info *a, bool *ok)
 {
     if (!a) {
@@ -163,6 +220,7 @@ static void json_allocator(cJSON *root, const struct fl_alloc_info *a, bool *ok)
     add_str(o, "library", a->library, ok);
     add_str(o, "requested", a->requested, ok);
     add_str(o, "settings", a->settings, ok);
+    json_environment(o, a->environment, ok);
 }
 
 static void json_memory(cJSON *root, const struct fl_alloc_stats *m, bool *ok)
@@ -262,6 +320,7 @@ char *fl_stats_json(const struct fl_stats_view *v, size_t *len)
     json_totals(root, &s, &ok);
     json_workers(root, v, &s, &ok);
     json_config(root, v->cfg, &ok);
+    json_host(root, &ok);
     free(s.w);
 
     /* cJSON allocates with malloc (no hooks installed), so the caller's

@@ -33,22 +33,30 @@ static void esc(FILE *f, const char *s)
         }
 }
 
+/* The page fits a 1400 px window: byte columns carry their unit (MiB) in
+ * the header, headers wrap, group headers name what three columns share,
+ * and the allocator's own figures go to a second table. */
 static const char css[] = "body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}"
-                          "table{border-collapse:collapse;margin:1em 0}"
-                          "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}"
-                          "th{background:#eee}td.l,th.l{text-align:left}"
+                          "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+                          "th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right}"
+                          "th{background:#eee;font-weight:normal}td.l,th.l{text-align:left}"
+                          "thead th{vertical-align:bottom}"
                           "td{white-space:nowrap}td.nc{color:#888}"
-                          "span.drift{display:block;white-space:normal;min-width:20em;"
-                          "color:#a40;font-size:90%}"
+                          "td.alloc{white-space:normal;overflow-wrap:anywhere;min-width:9em;"
+                          "max-width:16em}"
+                          "span.drift{display:block;white-space:normal;color:#a40;font-size:90%}"
                           "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
                           "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
                           "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}";
 
-static void td_bytes(FILE *f, double v)
+#define MIB (1024.0 * 1024.0)
+
+/* Bytes as MiB with one decimal; the header says the unit. */
+static void td_mib(FILE *f, double v)
 {
-    char b[32];
-    fl__mr_fmt_bytes(b, sizeof(b), v);
-    fprintf(f, "<td>%s</td>", b);
+    char b[64];
+    fl__mr_num(b, sizeof(b), v / MIB, 1);
+    fprintf(f, "<td>%s</td>", b[0] ? b : "n/a");
 }
 
 static void td_num(FILE *f, double v, int prec, const char *suffix)
@@ -67,19 +75,19 @@ static void td_str(FILE *f, const char *s)
 
 /* The pairing's allocator, with the drift note under it when RSS follows
  * live data there (so a climb is not read as fragmentation). */
-static void td_alloc(FILE *f, const struct fl__mr_run *run)
+static void td_alloc(FILE *f, const struct fl__mr_run *run, bool notes)
 {
     char note[160];
-    fl__mr_drift_note(run, note, sizeof(note));
-    fputs("<td class=\"l\">", f);
+    fputs("<td class=\"l alloc\">", f);
     esc(f, run->spec ? run->spec : run->allocator ? run->allocator : "?");
-    if (note[0]) {
+    fl__mr_drift_note(run, note, sizeof(note));
+    if (notes && note[0]) {
         fputs("<span class=\"drift\">", f);
         esc(f, note);
         fputs("</span>", f);
     }
     fl__mr_oom_note(run, note, sizeof(note));
-    if (note[0]) {
+    if (notes && note[0]) {
         fputs("<span class=\"drift\">", f);
         esc(f, note);
         fputs("</span>", f);
@@ -95,52 +103,86 @@ static void td_drift(FILE *f, const struct fl__mr_run *run)
             b[0] ? " %" : "", fl__mr_drifts(run) ? " &#9888;" : "");
 }
 
+static bool run_partial(const struct fl__mr_run *run)
+{
+    return run->has_csv && !run->has_summary;
+}
+
+/* <tr class="KIND[ failed| partial]"> and the mode and allocator cells. */
+static void row_start(FILE *f, const struct fl__mr_run *run, const char *kind, bool notes)
+{
+    bool ok = run->status && !strcmp(run->status, "ok");
+    bool partial = run_partial(run);
+    fprintf(f, "<tr class=\"%s%s\">", kind,
+            !ok && !partial ? " failed"
+            : partial       ? " partial"
+                            : "");
+    td_str(f, run->mode);
+    td_alloc(f, run, notes);
+}
+
 static void table(FILE *f, const struct fl__mr_report *r)
 {
-    fputs("<table id=\"matrix\"><thead><tr><th class=\"l\">mode</th><th class=\"l\">allocator"
-          "</th><th class=\"l\">status</th><th>req/s</th><th>p99 (us)</th><th>live data</th>"
-          "<th>live drift</th><th>overhead at peak</th><th>overhead steady</th>"
-          "<th>overhead after idle</th><th>RSS peak</th>"
-          "<th>RSS steady</th><th>RSS after idle</th><th>returned</th><th>allocated at peak</th>"
-          "<th>resident at peak</th><th>allocated after idle</th><th>resident after idle</th>"
-          "<th>frag at peak</th><th>LazyFree after idle</th><th>cross-thread frees</th>"
-          "<th>stair-steps</th></tr></thead><tbody>\n",
+    fputs("<table id=\"matrix\"><thead><tr><th class=\"l\" rowspan=\"2\">mode</th>"
+          "<th class=\"l\" rowspan=\"2\">allocator</th><th class=\"l\" rowspan=\"2\">status</th>"
+          "<th rowspan=\"2\">req/s</th><th rowspan=\"2\">p99 (us)</th>"
+          "<th rowspan=\"2\">live data (MiB)</th><th rowspan=\"2\">live drift</th>"
+          "<th colspan=\"3\">overhead (MiB)</th><th colspan=\"3\">RSS (MiB)</th>"
+          "<th rowspan=\"2\">returned</th><th rowspan=\"2\">stair-steps</th></tr>"
+          "<tr><th>at peak</th><th>steady</th><th>after idle</th>"
+          "<th>peak</th><th>steady</th><th>after idle</th></tr></thead><tbody>\n",
           f);
     for (int i = 0; i < r->n; i++) {
         const struct fl__mr_run *run = &r->runs[i];
-        bool ok = run->status && !strcmp(run->status, "ok");
-        bool partial = run->has_csv && !run->has_summary;
-        fprintf(f, "<tr class=\"run%s\">", !ok && !partial ? " failed" : partial ? " partial" : "");
-        td_str(f, run->mode);
-        td_alloc(f, run);
+        row_start(f, run, "run", true);
         fputs("<td class=\"l\">", f);
         esc(f, run->status ? run->status : "?");
-        fputs(partial ? " (partial)</td>" : "</td>", f);
+        fputs(run_partial(run) ? " (partial)</td>" : "</td>", f);
         td_num(f, run->rps, 0, "");
         td_num(f, run->p99_us, 0, "");
-        td_bytes(f, run->live);
+        td_mib(f, run->live);
         td_drift(f, run);
-        td_bytes(f, run->over_peak);
-        td_bytes(f, run->over_steady);
-        td_bytes(f, run->over_idle);
-        td_bytes(f, run->rss_peak);
-        td_bytes(f, run->rss_steady);
-        td_bytes(f, run->rss_idle);
+        td_mib(f, run->over_peak);
+        td_mib(f, run->over_steady);
+        td_mib(f, run->over_idle);
+        td_mib(f, run->rss_peak);
+        td_mib(f, run->rss_steady);
+        td_mib(f, run->rss_idle);
         td_num(f, run->returned * 100, 1, " %");
-        td_bytes(f, run->alloc_peak);
-        td_bytes(f, run->res_peak);
-        td_bytes(f, run->alloc_idle);
-        td_bytes(f, run->res_idle);
-        td_num(f, run->frag_peak, 2, "");
-        td_bytes(f, run->lazy_idle);
-        if (!isnan(run->cross_share))
-            td_num(f, run->cross_share * 100, 1, " %");
-        else
-            td_num(f, run->cross_frees, 0, "");
         if (run->has_csv)
             fprintf(f, "<td>%d</td>", run->nsteps);
         else
             fputs("<td>n/a</td>", f);
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
+/* What the allocator itself says, per pairing: the second table. */
+static void detail(FILE *f, const struct fl__mr_report *r)
+{
+    fputs("<h2>The allocators' own figures</h2>\n"
+          "<table id=\"detail\"><thead><tr><th class=\"l\" rowspan=\"2\">mode</th>"
+          "<th class=\"l\" rowspan=\"2\">allocator</th><th colspan=\"2\">allocated (MiB)</th>"
+          "<th colspan=\"2\">resident (MiB)</th><th rowspan=\"2\">frag at peak</th>"
+          "<th rowspan=\"2\">LazyFree after idle (MiB)</th>"
+          "<th rowspan=\"2\">cross-thread frees</th></tr>"
+          "<tr><th>at peak</th><th>after idle</th><th>at peak</th><th>after idle</th></tr>"
+          "</thead><tbody>\n",
+          f);
+    for (int i = 0; i < r->n; i++) {
+        const struct fl__mr_run *run = &r->runs[i];
+        row_start(f, run, "detail", false);
+        td_mib(f, run->alloc_peak);
+        td_mib(f, run->alloc_idle);
+        td_mib(f, run->res_peak);
+        td_mib(f, run->res_idle);
+        td_num(f, run->frag_peak, 2, "");
+        td_mib(f, run->lazy_idle);
+        if (!isnan(run->cross_share))
+            td_num(f, run->cross_share * 100, 1, " %");
+        else
+            td_num(f, run->cross_frees, 0, "");
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -360,6 +402,7 @@ int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen)
     esc(f, name);
     fputs("</h1>\n", f);
     table(f, r);
+    detail(f, r);
     ratios(f, r);
     pictures(f, r);
     steps(f, r);

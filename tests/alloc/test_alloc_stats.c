@@ -296,6 +296,36 @@ static void test_bad_requests_refused(void **state)
     assert_non_null(strstr(err, "/nonexistent/libnope.so"));
 }
 
+/* A name the allocator does not read is refused before anything is
+ * exported, with one line that lists the names it does read. */
+static void test_unknown_settings_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec, *known;
+    } cases[] = {
+        {"glibc:bogus=1", "arena_max"},         {"glibc:arena_max=2,bogus=1", "tcache_count"},
+        {"jemalloc:bogus:1", "dirty_decay_ms"}, {"mimalloc:bogus=1", "page_reset"},
+        {"tcmalloc:bogus=1", "release_rate"},
+    };
+    char *argv[] = {"x", NULL};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[FL_ALLOC_ERRLEN];
+        struct fl_alloc_info dummy;
+        assert_int_equal(fl_alloc_init(cases[i].spec, argv, &dummy, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "unknown"));
+        assert_non_null(strstr(err, "'bogus'"));
+        assert_non_null(strstr(err, cases[i].known));
+        assert_null(strchr(err, '\n'));
+    }
+    /* A library given by path: its names cannot be checked, so settings
+     * after it are refused, saying why. */
+    char err[FL_ALLOC_ERRLEN];
+    struct fl_alloc_info dummy;
+    assert_int_equal(fl_alloc_init("/proc/self/exe:a=1", argv, &dummy, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "environment"));
+}
+
 int main(int argc, char **argv)
 {
     requested = argc > 1 ? argv[1] : "glibc";
@@ -317,6 +347,7 @@ int main(int argc, char **argv)
         /* After it: what this one leaves cached would blur its RSS figures. */
         cmocka_unit_test(test_breakdown_after_frees),
         cmocka_unit_test(test_bad_requests_refused),
+        cmocka_unit_test(test_unknown_settings_refused),
     };
     return cmocka_run_group_tests_name(info.name, tests, NULL, NULL);
 }

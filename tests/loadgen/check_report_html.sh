@@ -2,8 +2,9 @@
 # check_report_html.sh LOADGEN TEST_MATRIX_REPORT - `fraglab-loadgen report`
 # with plots over the synthetic folder test_matrix_report writes: the PNGs
 # are PNG files, and index.html, loaded in headless Chromium, has the
-# table's rows and <img> elements whose files exist. Exit 0 pass, 1 fail,
-# 77 skip (no chromium, or no gnuplot to draw the PNGs).
+# table's rows and <img> elements whose files exist, and in a 1400x900
+# window its tables fit: no column hides behind a horizontal scrollbar.
+# Exit 0 pass, 1 fail, 77 skip (no chromium, or no gnuplot to draw the PNGs).
 set -euo pipefail
 loadgen=$1
 fake=$2
@@ -50,4 +51,31 @@ imgs=$(grep -o '<img src="[^"]*"' <<<"$dom" | sed 's/<img src="//; s/"$//')
 while read -r src; do
     [ -s "$dir/$src" ] || fail "<img src=\"$src\"> has no file"
 done <<<"$imgs"
+# The page as a 1400 px window lays it out: a script appended to a copy
+# writes each table's right edge, the page's scroll width and the viewport's
+# width (the window less its scrollbar) into the DOM.
+cat >"$dir/fit.js" <<'EOF'
+var out = [];
+["matrix", "detail"].forEach(function (id) {
+    var t = document.getElementById(id);
+    out.push(id + "=" + (t ? Math.ceil(t.getBoundingClientRect().right) : -1));
+});
+out.push("page=" + document.documentElement.scrollWidth);
+out.push("view=" + document.documentElement.clientWidth);
+var p = document.createElement("pre");
+p.id = "fit";
+p.textContent = out.join(" ");
+document.body.appendChild(p);
+EOF
+sed 's|</body>|<script src="fit.js"></script></body>|' "$dir/index.html" >"$dir/fit.html"
+fit=$(timeout 40 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --user-data-dir="$dir/profile" --window-size=1400,900 \
+    --dump-dom "file://$dir/fit.html" 2>>"$dir/chromium.log" |
+    sed -n 's/.*<pre id="fit">\([^<]*\)<.*/\1/p')
+read -r matrix detail page view <<<"$(sed 's/[a-z]*=//g' <<<"$fit")"
+[ -n "${view:-}" ] && [ "$view" -gt 1000 ] || fail "no measurement from chromium: '$fit'"
+[ "$matrix" -le "$view" ] || fail "the table is $matrix px wide in a $view px window ($fit)"
+[ "$detail" -le "$view" ] || fail "the detail table is $detail px wide in a $view px window ($fit)"
+[ "$page" -le "$view" ] || fail "the page scrolls sideways: $page px in $view px ($fit)"
+
 echo "PASS report html ($rows rows, $(wc -l <<<"$imgs") images)"

@@ -73,9 +73,14 @@ def main():
         if good["status"] != "ok":
             fail(f"{mode} glibc: status {good['status']}: {good['error']}")
         d = os.path.join(out, good["dir"])
-        for name in ("timeseries.csv", "summary.json", "server.log"):
+        for name in ("timeseries.csv", "summary.json", "server.log", "manifest.json",
+                     "latency.hgrm", "latency-uncorrected.hgrm"):
             if not os.path.isfile(os.path.join(d, name)):
                 fail(f"{mode} glibc: no {name}")
+        with open(os.path.join(d, "manifest.json")) as f:
+            m = json.load(f)
+        if m["server"]["mode"] != mode or "held" not in m["server"]["pinning"]:
+            fail(f"{mode} glibc: manifest.json server {m['server']}")
         with open(os.path.join(d, "timeseries.csv")) as f:
             rows = list(csv.DictReader(f))
         idle = [x for x in rows if x["phase"] == "idle-tail"]

@@ -6,13 +6,14 @@ tests/server/helpers.py on fresh loopback ports, --mode tpc --threads 2,
 glibc) or against wrong_echo.py, and checks the contract in
 loadgen/README.md: the files a run writes and their fields, zero errors
 against a correct server, mismatches reported (exit 1) against a wrong one,
-SIGINT (exit 130, summary written), open-loop rate, a refused target (exit 1)
-and bad usage (exit 2), each with one line on stderr; rows cut at phase
-boundaries and the warm-up's end; `--path` with a binary outside the tree.
+SIGINT (exit 130, summary written), open-loop rate with both latency
+histograms, a refused target (exit 1) and bad usage (exit 2), each with one
+line on stderr; rows cut at phase boundaries and the warm-up's end; `--path`
+with a binary outside the tree; manifest.json (under jemalloc with a setting).
 
 usage: suite_run.py --loadgen PATH --server PATH --config-dir DIR [--case NAME]
 Cases: quick, soak, mismatch, sigint, rate, populations, stale, refused, badargs,
-phases, pathonly (default: all).
+phases, pathonly, manifest (default: all).
 Prints `ok CASE` or `FAIL CASE: reason` (then the commands and their output
 as `#` lines), then `N passed, M failed, K skipped`. Exit 0 if all passed,
 1 if any failed, 77 (skip) if the server cannot run here (sanitizer build
@@ -250,6 +251,49 @@ def field(d, dotted):
             raise KeyError(dotted)
         d = d[k]
     return d
+
+
+def hgrm_footer(out, name):
+    """(max in ms, total count) from an .hgrm file's '#[Max = ..., Total count = ...]'."""
+    path = os.path.join(out, name)
+    expect(os.path.isfile(path), f"{path} was not written")
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("#[Max"):
+                parts = dict(p.split("=") for p in line.strip("#[]\n").split(","))
+                parts = {k.strip(): v.strip() for k, v in parts.items()}
+                return float(parts["Max"]), int(parts["Total count"])
+    raise AssertionError(f"{name} has no '#[Max' line")
+
+
+def hgrm_total(out, name):
+    return hgrm_footer(out, name)[1]
+
+
+def hgrm_max_ms(out, name):
+    return hgrm_footer(out, name)[0]
+
+
+def thp_mode(which):
+    """The bracketed word of /sys/kernel/mm/transparent_hugepage/WHICH, or None."""
+    try:
+        with open(f"/sys/kernel/mm/transparent_hugepage/{which}") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.index("[") + 1:text.index("]")]
+
+
+def jemalloc_version(lib):
+    """jemalloc's own version string, asked with mallctl in a process that
+    preloads `lib` (it cannot be dlopen'ed: static TLS)."""
+    code = ("import ctypes\n"
+            "v = ctypes.c_char_p(); n = ctypes.c_size_t(ctypes.sizeof(v))\n"
+            "rc = ctypes.CDLL(None).mallctl(b'version', ctypes.byref(v), ctypes.byref(n), None, 0)\n"
+            "print(v.value.decode() if rc == 0 else '')\n")
+    p = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LD_PRELOAD": lib},
+                       capture_output=True, timeout=20)
+    return p.stdout.decode().strip()
 
 
 def tail(data, n=15):
@@ -584,6 +628,10 @@ class Suite:
             expect(s.get("latency_uncorrected_us") is None,
                    f"closed loop has latency_uncorrected_us {s.get('latency_uncorrected_us')} "
                    f"(README: open loop only)")
+            expect(hgrm_total(out, "latency.hgrm") == s["latency_us"]["count"],
+                   "closed loop: latency.hgrm's total count is not latency_us.count")
+            expect(not os.path.exists(os.path.join(out, "latency-uncorrected.hgrm")),
+                   "closed loop wrote latency-uncorrected.hgrm (open loop only)")
             _, rows = self.timeseries(out)
             expect(rows and all(r["rss_bytes"] == "" and r["allocated_bytes"] == "" for r in rows),
                    f"--no-sample: memory cells filled: {rows[:1]}")
@@ -607,6 +655,70 @@ class Suite:
                 cor = s["latency_us"][k]
                 expect(unc[k] <= cor * 1.01 + 1,
                        f"uncorrected {k} {unc[k]} us > corrected {cor} us")
+            # Both histograms as files: each holds every measured request,
+            # and each is the one summary.json describes (its max, in ms).
+            for name, lat in (("latency.hgrm", s["latency_us"]),
+                              ("latency-uncorrected.hgrm", unc)):
+                total = hgrm_total(out, name)
+                expect(total == lat["count"] > 0,
+                       f"{name}: total count {total}, summary count {lat['count']}")
+                mx = hgrm_max_ms(out, name)
+                expect(abs(mx * 1000 - lat["max"]) <= lat["max"] * 0.01 + 1,
+                       f"{name}: max {mx} ms, summary max {lat['max']} us")
+
+    def manifest(self):
+        """manifest.json holds what was in force, as the server reports it:
+        the allocator's settings and environment, its whole version, pinning,
+        THP mode, the server's mode, threads and free policy, the command."""
+        ini = self.write("healthz.ini", HEALTHZ_INI)
+        spec = "jemalloc:dirty_decay_ms:1000"
+        with self.fraglab(["--allocator", spec]) as srv:
+            out = self.out_dir("manifest")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{srv.port}",
+                          "--duration", "2s", "--out", out, "-q"], timeout=30)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            stats = get_json(srv.port)
+            path = os.path.join(out, "manifest.json")
+            expect(os.path.isfile(path), f"{path} was not written")
+            with open(path) as f:
+                m = json.load(f)
+            self.note("manifest: " + json.dumps(m)[:1500])
+        lg = m["loadgen"]
+        expect(lg["command"][1:3] == ["run", "--scenario"] and out in lg["command"],
+               f"loadgen.command {lg['command']}")
+        expect(lg["version"] and lg["loop"] == "closed", f"loadgen: {lg}")
+        host = m["host"]
+        expect(host["kernel"] == os.uname().release, f"host.kernel {host['kernel']!r}")
+        expect(host["cpus_online"] == os.cpu_count(), f"host.cpus_online {host['cpus_online']}")
+        for which in ("enabled", "defrag"):
+            want = thp_mode(which)
+            expect(host[f"thp_{which}"] == want and m["server"]["host"][f"thp_{which}"] == want,
+                   f"THP {which}: manifest {host[f'thp_{which}']!r} / server "
+                   f"{m['server']['host'][f'thp_{which}']!r}, /sys says {want!r}")
+        sv = m["server"]
+        expect(sv["mode"] == "tpc" and sv["threads"] == 2 and sv["free_policy"] == "local",
+               f"server mode/threads/free_policy: {sv['mode']} {sv['threads']} "
+               f"{sv['free_policy']}")
+        # Pinning as the server reports it, overall and per worker.
+        pin = sv["pinning"]
+        expect(pin["held"] is stats["pinning"]["held"], f"pinning.held {pin['held']!r}")
+        expect([w["pinned"] for w in pin["workers"]] == [w["pinned"] for w in stats["workers"]]
+               and len(pin["workers"]) == 2, f"pinning.workers {pin['workers']}")
+        a = sv["allocator"]
+        if a["name"] != "jemalloc":  # a sanitizer build runs on its own malloc
+            raise Skip(f"the server runs on {a['name']}, not jemalloc")
+        expect(a["requested"] == spec, f"allocator.requested {a['requested']!r}")
+        expect(a["environment"].get("MALLOC_CONF") == "dirty_decay_ms:1000",
+               f"allocator.environment {a['environment']}")
+        expect("opt.dirty_decay_ms=1000" in a["settings"], f"allocator.settings {a['settings']!r}")
+        # The whole version, as jemalloc itself says it, in the manifest and
+        # in summary.json (it was cut at 31 characters).
+        want = jemalloc_version(a["library"])
+        expect(len(want) > 31, f"jemalloc reports version {want!r}")
+        expect(a["version"] == want, f"allocator.version {a['version']!r}, jemalloc says {want!r}")
+        s = self.summary(out)
+        expect(s["server"]["allocator_version"] == want,
+               f"summary.json server.allocator_version {s['server']['allocator_version']!r}")
 
     def populations(self):
         ini = self.write("pops.ini", POPS_INI)
@@ -763,7 +875,7 @@ class Suite:
 
 
 CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "stale", "refused",
-         "badargs", "phases", "pathonly")
+         "badargs", "phases", "pathonly", "manifest")
 
 
 def read_line(stream, timeout):

@@ -451,6 +451,15 @@ static void test_html(void **state)
     assert_non_null(strstr(html, "always [madvise] never"));
     assert_non_null(strstr(html, "How to read this"));
     assert_null(strstr(html, "<img")); /* plots = false */
+    /* Narrow enough for a 1400 px window: the unit in the headers, not in
+     * every cell, and the allocator's own figures in a table of their own. */
+    assert_non_null(strstr(html, "<th colspan=\"3\">RSS (MiB)</th>"));
+    assert_null(strstr(html, " MiB</td>"));
+    assert_non_null(strstr(html, "<table id=\"detail\">"));
+    int detail = 0;
+    for (const char *p = html; (p = strstr(p, "<tr class=\"detail")); p++)
+        detail++;
+    assert_int_equal(detail, 5);
     free(html);
     char p[400];
     snprintf(p, sizeof(p), "%s/rss.png", root);
@@ -509,6 +518,51 @@ static void test_plot_colours(void **state)
     assert_string_equal(tpc, owner);
     assert_int_equal(strlen(wsje), 7);
     assert_string_not_equal(tpc, wsje); /* the first line of its panel, yet not glibc's */
+    free(gp);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* bars.png: the key sits above the plot box (inside it covered the tallest
+ * bars), and fixed margins leave the y label room beside six-digit tics
+ * ("req/s" was clipped) and below for the rotated pairing names. */
+static void test_bars_plot(void **state)
+{
+    (void)state;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s-bars", root);
+    write_fake(dir);
+    char err[256] = "";
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(fl_lg_report_dir(dir, true, devnull, err, sizeof(err)), 0);
+    fclose(devnull);
+    char *gp = slurp(dir, "plots.gp");
+    assert_non_null(gp);
+    const char *bars = strstr(gp, "set output 'bars.png'");
+    assert_non_null(bars);
+    assert_null(strstr(bars, "set key inside"));
+    const char *key = strstr(bars, "set key at graph ");
+    assert_non_null(key);
+    double x, y;
+    char where[32];
+    assert_int_equal(sscanf(key, "set key at graph %lf, graph %lf center %31s", &x, &y, where), 3);
+    assert_true(y >= 1.0);                /* at or above the top of the plot box */
+    assert_string_equal(where, "bottom"); /* the key's bottom edge there: all of it above */
+    int lmargin = 0, bmargin = 0;
+    const char *lm = strstr(bars, "set lmargin "), *bm = strstr(bars, "set bmargin ");
+    assert_non_null(lm);
+    assert_non_null(bm);
+    assert_true(lm < strstr(bars, "plot $bars") && bm < strstr(bars, "plot $bars"));
+    assert_int_equal(sscanf(lm, "set lmargin %d", &lmargin), 1);
+    assert_int_equal(sscanf(bm, "set bmargin %d", &bmargin), 1);
+    assert_true(lmargin >= 10); /* "250000" tics and the "req/s" label beside them */
+    assert_true(bmargin >= 10); /* pairing names rotated by 30 degrees */
+    /* Both panels' y labels are set, each before its plot. */
+    const char *rss = strstr(bars, "set ylabel 'MiB'"), *rps = strstr(bars, "set ylabel 'req/s'");
+    assert_non_null(rss);
+    assert_non_null(rps);
+    assert_true(rss < rps);
     free(gp);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -796,7 +850,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_overhead_figures), cmocka_unit_test(test_drift),
         cmocka_unit_test(test_comparable),       cmocka_unit_test(test_allocator_detail),
         cmocka_unit_test(test_overhead_plot),    cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_single_run),
+        cmocka_unit_test(test_single_run),       cmocka_unit_test(test_bars_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,6 +23,16 @@ case $alloc in
 jemalloc | tcmalloc) grep -qE '^resident: +[0-9]+$' <<<"$out" || fail "no resident: $out" ;;
 esac
 
+# A setting name the allocator does not read: refused, with the names it does.
+case $alloc in
+jemalloc) bogus=jemalloc:bogus:1 known=dirty_decay_ms ;;
+*) bogus=$alloc:bogus=1 known=$(case $alloc in glibc) echo arena_max ;; mimalloc) echo page_reset ;; *) echo release_rate ;; esac) ;;
+esac
+err=$("$server" --allocator "$bogus" --check 2>&1 >/dev/null) && fail "$bogus was accepted"
+[ "$(wc -l <<<"$err")" -eq 1 ] || fail "$bogus: expected one line, got: $err"
+grep -qF "unknown $alloc setting 'bogus'" <<<"$err" || fail "$bogus: $err"
+grep -qF "$known" <<<"$err" || fail "$bogus: message does not list '$known': $err"
+
 # Settings reach the allocator and are recorded in its own terms.
 [ $sanitized -eq 1 ] && exit 0
 case $alloc in
@@ -45,4 +55,13 @@ expect_refused /nonexistent/libnope.so "/nonexistent/libnope.so: No such file"
 libz=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
 [ -n "$libz" ] && expect_refused "$libz" "malloc is served by glibc"
 expect_refused jemalloc:dirty_decay_ms=1 "MALLOC_CONF syntax"
+[ -n "$libz" ] && expect_refused "$libz:arena_max=2" "set its own environment variables"
+
+# glibc: every malloc tunable this glibc lists is a name fraglab accepts.
+if [ "$alloc" = glibc ]; then
+    ldso=$(ldd "$server" | awk '/ld-linux/ {print $1; exit}')
+    for t in $("$ldso" --list-tunables | sed -n 's/^glibc\.malloc\.\([a-z_]*\):.*/\1/p'); do
+        "$server" --allocator "glibc:$t=1" --check >/dev/null 2>&1 || fail "glibc tunable $t refused"
+    done
+fi
 echo "PASS: $alloc"

@@ -77,6 +77,7 @@ static int setup(void **state)
     strcpy(fx.alloc.library, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
     strcpy(fx.alloc.requested, "jemalloc:dirty_decay_ms:0");
     strcpy(fx.alloc.settings, "MALLOC_CONF=dirty_decay_ms:0");
+    strcpy(fx.alloc.environment, "MALLOC_CONF=dirty_decay_ms:0,narenas:2\nX=a=b\n");
 
     /* As a jemalloc server: its own breakdown present, every other
      * allocator's n/a. */
@@ -177,6 +178,33 @@ static void test_json_top_level(void **state)
     assert_str(a, "library", fx.alloc.library);
     assert_str(a, "requested", fx.alloc.requested);
     assert_str(a, "settings", fx.alloc.settings);
+    /* The variables the allocator read, by name; a value may hold '='. */
+    const cJSON *env = get(a, "environment");
+    assert_true(cJSON_IsObject(env));
+    assert_int_equal(cJSON_GetArraySize(env), 2);
+    assert_str(env, "MALLOC_CONF", "dirty_decay_ms:0,narenas:2");
+    assert_str(env, "X", "a=b");
+
+    /* The machine as rendered: kernel, CPUs and THP mode (null without THP). */
+    const cJSON *h = get(root, "host");
+    assert_true(cJSON_IsString(get(h, "kernel")));
+    assert_true(cJSON_IsString(get(h, "machine")));
+    assert_true(cJSON_IsNumber(get(h, "cpus_online")) && get(h, "cpus_online")->valuedouble >= 1);
+    assert_true(cJSON_IsNumber(get(h, "cpus_allowed")));
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    if (thp) {
+        char line[256] = "";
+        assert_non_null(fgets(line, sizeof(line), thp));
+        fclose(thp);
+        const char *mode = get(h, "thp_enabled")->valuestring;
+        char want[64];
+        assert_non_null(mode);
+        snprintf(want, sizeof(want), "[%s]", mode);
+        assert_non_null(strstr(line, want));
+        assert_true(cJSON_IsString(get(h, "thp_defrag")));
+    } else {
+        assert_true(cJSON_IsNull(get(h, "thp_enabled")));
+    }
 
     const cJSON *c = get(root, "config");
 #define CHECK_STR(name) assert_str(c, #name, fx.cfg.name);
