@@ -245,7 +245,7 @@ struct coord {
     bool no_uring;
 
     /* How the load ended. */
-    const char *reason;
+    enum fl_lg_stop reason;
     bool interrupted;
     uint64_t prev;       /* end of the last row */
     uint64_t stopped_at; /* when the load stopped */
@@ -626,7 +626,7 @@ static bool sleep_to_tick(struct coord *co, uint64_t at, bool last)
     while (fl_lg_now() < at) {
         if (g_sigint && !co->interrupted) {
             co->interrupted = true;
-            co->reason = "interrupted";
+            co->reason = FL_LG_STOP_INTERRUPTED;
             atomic_store(&co->run.stop_at, at); /* finish this interval */
             co->stopped_at = at;
             last = true;
@@ -646,7 +646,7 @@ static bool sleep_to_tick(struct coord *co, uint64_t at, bool last)
 static void coordinate(struct coord *co)
 {
     struct fl_lg_run *run = &co->run;
-    co->reason = "duration";
+    co->reason = FL_LG_STOP_DURATION;
     co->prev = run->start;
     co->stopped_at = run->end;
     for (uint64_t k = 1; co->ok; k++) {
@@ -659,7 +659,7 @@ static void coordinate(struct coord *co)
         emit_row(co, &co->iv, at, co->prev, NULL);
         co->prev = at;
         if (!co->interrupted && over_threshold(&co->s, &co->iv)) {
-            co->reason = "error_threshold";
+            co->reason = FL_LG_STOP_ERROR_THRESHOLD;
             co->stopped_at = fl_lg_now();
             atomic_store(&run->stop_at, co->stopped_at);
             last = true;
@@ -667,7 +667,7 @@ static void coordinate(struct coord *co)
             /* Threads also end at run->end: a coordinator that ran late
              * (a slow /stats, a sanitizer build) must not call that a
              * max_requests stop and drop the rows still due. */
-            co->reason = "max_requests";
+            co->reason = FL_LG_STOP_MAX_REQUESTS;
             co->stopped_at = fl_lg_now();
             last = true;
         }
@@ -714,7 +714,7 @@ static void idle_tail(struct coord *co)
             sleep_until(at);
         if (g_sigint) {
             co->interrupted = true;
-            co->reason = "interrupted";
+            co->reason = FL_LG_STOP_INTERRUPTED;
             break;
         }
         emit_row(co, &co->iv, at, co->prev, "idle-tail");
@@ -787,9 +787,9 @@ static int write_outputs(struct coord *co, int all_argc, char **all_argv)
     if (co->verify_failures)
         fprintf(stderr, PROG ": %" PRIu64 " responses failed verification (see %s)\n",
                 co->verify_failures, path);
-    return co->interrupted                                                     ? 128 + g_signo
-           : strcmp(co->reason, "error_threshold") == 0 || co->verify_failures ? EXIT_FAILED
-                                                                               : 0;
+    return co->interrupted                                                   ? 128 + g_signo
+           : co->reason == FL_LG_STOP_ERROR_THRESHOLD || co->verify_failures ? EXIT_FAILED
+                                                                             : 0;
 }
 
 static void release(struct coord *co)

@@ -72,7 +72,7 @@ static void add_loadgen(cJSON *root, const struct fl_lg_result *r)
     cJSON_AddNumberToObject(o, "duration_s", (double)r->s->duration / 1e9);
     cJSON_AddNumberToObject(o, "warmup_s", (double)r->s->warmup / 1e9);
     cJSON_AddNumberToObject(o, "interval_s", (double)r->s->interval / 1e9);
-    add_str_or_null(o, "stop_reason", r->stop_reason);
+    add_str_or_null(o, "stop_reason", fl_lg_stop_name(r->stop_reason));
 }
 
 /* Copies `key` of `from` into `to` (null when absent). */

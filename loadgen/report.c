@@ -305,6 +305,17 @@ static void add_manifest(cJSON *root, const struct fl_lg_result *r)
     cJSON_AddNumberToObject(m, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+const char *fl_lg_stop_name(enum fl_lg_stop why)
+{
+    static const char *const names[] = {
+        [FL_LG_STOP_DURATION] = "duration",
+        [FL_LG_STOP_MAX_REQUESTS] = "max_requests",
+        [FL_LG_STOP_INTERRUPTED] = "interrupted",
+        [FL_LG_STOP_ERROR_THRESHOLD] = "error_threshold",
+    };
+    return (unsigned)why < sizeof(names) / sizeof(names[0]) ? names[why] : "unknown";
+}
+
 int fl_lg_summary_write(const char *path, const struct fl_lg_result *r)
 {
     const struct fl_lg_counts *c = &r->total->c;
@@ -313,7 +324,7 @@ int fl_lg_summary_write(const char *path, const struct fl_lg_result *r)
         return -ENOMEM;
     cJSON_AddStringToObject(root, "scenario", r->s->name);
     cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
-    cJSON_AddStringToObject(root, "stop_reason", r->stop_reason);
+    cJSON_AddStringToObject(root, "stop_reason", fl_lg_stop_name(r->stop_reason));
     cJSON_AddStringToObject(root, "loop", r->open_loop ? "open" : "closed");
     cJSON_AddNumberToObject(root, "elapsed_s", r->elapsed_s);
     cJSON_AddNumberToObject(root, "measured_s", r->measured_s);
@@ -378,7 +389,7 @@ void fl_lg_summary_print(FILE *f, const struct fl_lg_result *r)
     if (r->open_loop)
         fprintf(f, " at %.0f req/s", r->s->rate);
     fprintf(f, "\n  %.1f s measured (after %.1f s of warm-up), stopped by %s\n", r->measured_s,
-            (double)r->s->warmup / 1e9, r->stop_reason);
+            (double)r->s->warmup / 1e9, fl_lg_stop_name(r->stop_reason));
     fprintf(f, "  %" PRIu64 " requests, %.1f req/s, %" PRIu64 " connections opened\n", c->requests,
             r->measured_s > 0 ? (double)c->requests / r->measured_s : 0.0, c->connections);
     print_lat(f, r->open_loop ? "latency (corrected)" : "latency", &r->total->lat);

@@ -32,6 +32,17 @@ int fl_lg_csv_row(FILE *f, const struct fl_lg_row *r);
 void fl_lg_progress(FILE *f, bool tty, const struct fl_lg_row *r, double duration_s);
 
 /* Everything summary.json and the human summary say. */
+/* Why a run stopped; summary.json and the terminal name it (fl_lg_stop_name). */
+enum fl_lg_stop {
+    FL_LG_STOP_DURATION,
+    FL_LG_STOP_MAX_REQUESTS,
+    FL_LG_STOP_INTERRUPTED,
+    FL_LG_STOP_ERROR_THRESHOLD,
+};
+
+/* "duration", "max_requests", "interrupted" or "error_threshold". */
+const char *fl_lg_stop_name(enum fl_lg_stop why);
+
 struct fl_lg_result {
     const struct fl_scenario *s;
     const char *scenario_file;
@@ -45,8 +56,8 @@ struct fl_lg_result {
     double elapsed_s;  /* from the start to the stop */
     bool open_loop;
     bool interrupted;
-    const char *stop_reason; /* "duration", "max_requests", "interrupted", "error_threshold" */
-    uint64_t unfinished;     /* requests in flight at the stop */
+    enum fl_lg_stop stop_reason;
+    uint64_t unfinished; /* requests in flight at the stop */
     uint64_t intervals;
     const struct fl_lg_server_info *info;
     pid_t server_pid; /* 0: not read */

@@ -282,8 +282,8 @@ static const struct {
     {OFF(conn_state_max), 1, INT64_MAX},
 };
 
-/* mode and free_policy first, in the order of enum fl_mode and
- * enum fl_free_policy (validate_runtime reads them by position). */
+/* In the order of enum fl_mode, enum fl_free_policy and enum fl_state_dist
+ * (validate_runtime reads them by position). */
 static const struct {
     size_t off;
     const char *choices[4]; /* NULL-terminated */
@@ -339,7 +339,7 @@ static enum fl_config_result check_range(struct loader *ld, int i)
     return fail_opt(ld, i, " %" PRId64 ": must be between %" PRId64 " and %" PRId64, v, lo, hi);
 }
 
-/* Names the mode and free policy once; refuses what tpc would ignore. */
+/* Names the mode, free policy and state distribution once; refuses what tpc would ignore. */
 static enum fl_config_result validate_runtime(struct loader *ld)
 {
     struct fl_server_config *c = ld->c;
@@ -349,6 +349,7 @@ static enum fl_config_result validate_runtime(struct loader *ld)
             return FL_CONFIG_ERROR;
     c->mode_kind = (enum fl_mode)k[0];
     c->free_policy_kind = (enum fl_free_policy)k[1];
+    c->conn_state_dist_kind = (enum fl_state_dist)k[2];
     /* tpc frees every buffer on the thread that allocated it: there is no
      * owner to return one to, and /stats would report a policy not in force. */
     if (c->mode_kind == FL_MODE_TPC && c->free_policy_kind == FL_FREE_OWNER)

@@ -57,10 +57,11 @@
       "max_conns, so no client can exhaust a laptop)")                                             \
     X(INT, work_max_hold_for, 100000, "workload cap: requests a hold may outlive its request")
 
-/* The runtime mode and free policy, named once by validation (the strings
+/* The runtime mode, free policy and state-size distribution, named once by validation (the strings
  * stay as typed, for /stats and the logs). Order as in config.c's choices. */
 enum fl_mode { FL_MODE_TPC, FL_MODE_WS };
 enum fl_free_policy { FL_FREE_LOCAL, FL_FREE_OWNER };
+enum fl_state_dist { FL_STATE_FIXED, FL_STATE_UNIFORM, FL_STATE_LOGUNIFORM };
 
 struct fl_server_config {
 #define FL_CFG_STR(name) char name[256];
@@ -70,10 +71,11 @@ struct fl_server_config {
 #define FL_X(kind, name, def, help) FL_CFG_##kind(name)
     FL_SERVER_OPTIONS(FL_X)
 #undef FL_X
-    enum fl_mode mode_kind;               /* `mode`, parsed */
-    enum fl_free_policy free_policy_kind; /* `free_policy`, parsed */
-    char config_file[256];                /* --config FILE, "" if none */
-    bool check;                           /* --check: print the allocator and exit */
+    enum fl_mode mode_kind;                  /* `mode`, parsed */
+    enum fl_free_policy free_policy_kind;    /* `free_policy`, parsed */
+    enum fl_state_dist conn_state_dist_kind; /* `conn_state_dist`, parsed */
+    char config_file[256];                   /* --config FILE, "" if none */
+    bool check;                              /* --check: print the allocator and exit */
 };
 
 enum fl_config_result { FL_CONFIG_OK, FL_CONFIG_EXIT_OK, FL_CONFIG_ERROR };

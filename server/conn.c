@@ -19,10 +19,10 @@ static size_t state_size(struct fl_worker *w)
 {
     const struct fl_server_config *cfg = &w->srv->cfg;
     uint64_t lo = (uint64_t)cfg->conn_state_min, hi = (uint64_t)cfg->conn_state_max;
-    if (cfg->conn_state_dist[0] == 'f' || lo >= hi) /* fixed (validated by config.c) */
+    if (cfg->conn_state_dist_kind == FL_STATE_FIXED || lo >= hi)
         return lo;
     double u = (double)(fl__worker_rand(w) >> 11) * 0x1.0p-53;
-    if (cfg->conn_state_dist[0] == 'u') /* uniform */
+    if (cfg->conn_state_dist_kind == FL_STATE_UNIFORM)
         return lo + (size_t)(u * (double)(hi - lo));
     return (size_t)exp(log((double)lo) + u * (log((double)hi) - log((double)lo)));
 }

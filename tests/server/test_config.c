@@ -247,6 +247,11 @@ static void test_mode_and_policy(void **state)
     assert_int_equal(load(NULL), FL_CONFIG_OK);
     assert_int_equal(cfg.mode_kind, FL_MODE_TPC);
     assert_int_equal(cfg.free_policy_kind, FL_FREE_LOCAL);
+    assert_int_equal(cfg.conn_state_dist_kind, FL_STATE_LOGUNIFORM);
+    assert_int_equal(load("--conn-state-dist", "uniform", NULL), FL_CONFIG_OK);
+    assert_int_equal(cfg.conn_state_dist_kind, FL_STATE_UNIFORM);
+    assert_int_equal(load("--conn-state-dist", "fixed", NULL), FL_CONFIG_OK);
+    assert_int_equal(cfg.conn_state_dist_kind, FL_STATE_FIXED);
     assert_int_equal(load("--mode", "ws", "--free-policy", "owner", NULL), FL_CONFIG_OK);
     assert_int_equal(cfg.mode_kind, FL_MODE_WS);
     assert_int_equal(cfg.free_policy_kind, FL_FREE_OWNER);
