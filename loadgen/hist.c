@@ -176,48 +176,6 @@ void fl_hist_record(struct fl_hist *h, int64_t v)
     fl_hist_record_n(h, v, 1);
 }
 
-/* Records the terms top, top - iv, top - 2*iv, ... that are >= iv (top >= iv).
- * A 10 s stall at a 10 us interval is a million terms, so rather than one
- * record per term this adds each step's share of the progression at once: one
- * pass per step touched, so at most counts_len passes whatever the stall. */
-static void record_missed(struct fl_hist *h, int64_t top, int64_t iv)
-{
-    uint64_t left = (uint64_t)(top / iv);
-    int64_t smallest = top - (int64_t)(left - 1) * iv;
-    if (top > h->highest) {
-        /* Terms above highest clamp to it: k*iv < top - highest, k >= 0. */
-        uint64_t above = (uint64_t)((top - h->highest - 1) / iv) + 1;
-        if (above > left)
-            above = left;
-        h->overflow += above;
-        add(h, h->highest, above);
-        left -= above;
-        top -= (int64_t)above * iv;
-    }
-    while (left > 0) {
-        int32_t i = index_of(h, top);
-        uint64_t n = (uint64_t)((top - index_lowest(h, i)) / iv) + 1;
-        if (n > left)
-            n = left;
-        h->counts[i] += n;
-        h->total += n;
-        left -= n;
-        top -= (int64_t)n * iv;
-    }
-    smallest = clamp_value(h, smallest);
-    if (smallest < h->min_raw)
-        h->min_raw = smallest;
-}
-
-void fl_hist_record_corrected(struct fl_hist *h, int64_t v, int64_t expected_interval)
-{
-    fl_hist_record(h, v);
-    if (expected_interval <= 0 || v <= expected_interval)
-        return;
-    if (v - expected_interval >= expected_interval)
-        record_missed(h, v - expected_interval, expected_interval);
-}
-
 int fl_hist_merge(struct fl_hist *dst, const struct fl_hist *src)
 {
     if (!dst || !src || !dst->counts || !src->counts || dst->lowest != src->lowest ||
@@ -311,11 +269,6 @@ int64_t fl_hist_value_at_percentile(const struct fl_hist *h, double p)
             return (isnan(p) || p <= 0.0) ? index_lowest(h, i) : index_highest(h, i);
     }
     return fl_hist_max(h);
-}
-
-size_t fl_hist_memory_size(const struct fl_hist *h)
-{
-    return sizeof(*h) + (size_t)h->counts_len * sizeof(*h->counts);
 }
 
 /*

@@ -31,10 +31,6 @@ void fl_hist_reset(struct fl_hist *h);
 void fl_hist_record(struct fl_hist *h, int64_t v);
 /* Records value v n times. */
 void fl_hist_record_n(struct fl_hist *h, int64_t v, uint64_t n);
-/* Records v and, for coordinated omission, the samples a sender stalled for v
- * would have sent every expected_interval: v - k*interval for k = 1, 2, ...
- * while >= interval (HdrHistogram's recordCorrectedValue). */
-void fl_hist_record_corrected(struct fl_hist *h, int64_t v, int64_t expected_interval);
 /* Adds src's recorded values to dst; -EINVAL unless lowest, highest and
  * sigfigs are the same. */
 int fl_hist_merge(struct fl_hist *dst, const struct fl_hist *src);
@@ -58,8 +54,6 @@ int64_t fl_hist_value_at_percentile(const struct fl_hist *h, double p);
 int64_t fl_hist_lowest_equivalent(const struct fl_hist *h, int64_t v);
 /* The highest value recorded into the same bucket as v. */
 int64_t fl_hist_highest_equivalent(const struct fl_hist *h, int64_t v);
-/* Bytes h occupies: the struct plus its counts array. */
-size_t fl_hist_memory_size(const struct fl_hist *h);
 /* Writes HdrHistogram's percentile distribution text (outputPercentileDistribution)
  * with values divided by unit_scale (1000.0 prints microseconds as ms); 0,
  * -EINVAL or -errno of the failed write. */

@@ -85,7 +85,8 @@ void fl__worker_reserve(struct fl_worker *w, unsigned n)
     fl_uring_reserve(&w->ring, n);
 }
 
-void fl__worker_recycle(struct fl_worker *w, unsigned bid)
+/* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
+static void worker_recycle(struct fl_worker *w, unsigned bid)
 {
     fl_bufring_recycle(&w->rbufs, bid);
 }
@@ -186,7 +187,7 @@ static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
          * 503 (conn.c); the ring buffer goes back to the kernel either way. */
         if (cqe->res > 0 && (c->ev_data = fl_buf_alloc(w, (size_t)cqe->res)))
             memcpy(c->ev_data, fl_bufring_data(&w->rbufs, bid), (size_t)cqe->res);
-        fl__worker_recycle(w, bid);
+        worker_recycle(w, bid);
     }
     w->srv->rt->dispatch(w, c);
 }

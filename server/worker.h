@@ -110,9 +110,6 @@ void fl_worker_wake(struct fl_worker *w);
 void fl__worker_reserve(struct fl_worker *w, unsigned n);
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
 
-/* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
-void fl__worker_recycle(struct fl_worker *w, unsigned bid);
-
 /* Flushes this worker's thread caches if /admin/release asked since it last
  * did, and says so in release_done (this worker's thread only). */
 void fl__worker_release_check(struct fl_worker *w);

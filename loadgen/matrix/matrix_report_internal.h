@@ -160,10 +160,9 @@ void fl__mr_drift_note(const struct fl__mr_run *run, char *b, size_t n);
  * it refused none (or it is not known). */
 void fl__mr_oom_note(const struct fl__mr_run *run, char *b, size_t n);
 /* The allocator-specific columns, FL__MR_DETAIL order: header name,
- * FL_LG_COL_* place, and `drawn`. */
+ * FL_LG_COL_* place. */
 extern const char *const fl__mr_detail_names[FL__MR_NDETAIL];
 extern const int fl__mr_detail_cols[FL__MR_NDETAIL];
-extern const bool fl__mr_detail_drawn[FL__MR_NDETAIL];
 
 int fl__mr_write_csv(const struct fl__mr_report *r, char *err, size_t errlen);
 int fl__mr_write_json(const struct fl__mr_report *r, char *err, size_t errlen);

@@ -27,7 +27,7 @@ const char *const fl__mr_detail_names[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
 const int fl__mr_detail_cols[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
 #undef FL_X
 #define FL_X(field, drawn) drawn,
-const bool fl__mr_detail_drawn[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
+static const bool detail_drawn[FL__MR_NDETAIL] = {FL__MR_DETAIL(FL_X)};
 #undef FL_X
 
 static int cmp_double(const void *a, const void *b)
@@ -151,9 +151,8 @@ static void stack(const struct fl__mr_series *s, struct fl__mr_run *run)
     run->col_heap = h >= 0 ? s->col[h] : 0;
     run->heap_basis = h >= 0 ? fl_lg_csv_names[h] : NULL;
     for (int k = 0; k < FL__MR_NDETAIL; k++)
-        run->col_detail[k] = fl__mr_detail_drawn[k] && any(s, fl__mr_detail_cols[k])
-                                 ? s->col[fl__mr_detail_cols[k]]
-                                 : 0;
+        run->col_detail[k] =
+            detail_drawn[k] && any(s, fl__mr_detail_cols[k]) ? s->col[fl__mr_detail_cols[k]] : 0;
     run->stack_max = 0;
     for (size_t i = 0; i < s->n; i++) {
         double a = s->v[FL_LG_COL_allocated_bytes][i], r = s->v[FL_LG_COL_rss_bytes][i];

@@ -59,18 +59,6 @@ static void test_invalid_config(void **state)
 
 /* The figure quoted in the report: 22 buckets of 1024 stored steps, plus
  * bucket 0's lower half, 8 bytes each. */
-static void test_memory_size(void **state)
-{
-    (void)state;
-    struct fl_hist h;
-    init_ok(&h, FL_HIST_DEFAULT_LOWEST, FL_HIST_DEFAULT_HIGHEST, FL_HIST_DEFAULT_SIGFIGS);
-    assert_int_equal(h.bucket_count, 22);
-    assert_int_equal(h.sub_count, 2048);
-    assert_int_equal(h.counts_len, 23 * 1024);
-    assert_int_equal(fl_hist_memory_size(&h), sizeof(h) + 23 * 1024 * 8);
-    fl_hist_destroy(&h);
-}
-
 static void check_value_precision(struct fl_hist *h, int64_t v, double bound)
 {
     int64_t lo = fl_hist_lowest_equivalent(h, v), hi = fl_hist_highest_equivalent(h, v);
@@ -217,66 +205,11 @@ static void test_merge(void **state)
     fl_hist_destroy(&all);
 }
 
-/* What HdrHistogram's recordCorrectedValue records, one value at a time. */
-static void record_corrected_naive(struct fl_hist *h, int64_t v, int64_t iv)
-{
-    fl_hist_record(h, v);
-    if (iv <= 0 || v <= iv)
-        return;
-    for (int64_t m = v - iv; m >= iv; m -= iv)
-        fl_hist_record(h, m);
-}
-
-static void test_record_corrected(void **state)
-{
-    (void)state;
-    struct fl_hist h, ref;
-    init_ok(&h, 1, HOUR_US, 3);
-    fl_hist_record_corrected(&h, 1000, 100); /* + 900, 800, ..., 100 */
-    assert_int_equal(fl_hist_count(&h), 10);
-    assert_int_equal(fl_hist_max(&h), 1000);
-    assert_int_equal(fl_hist_min(&h), 100);
-    assert_true(fl_hist_mean(&h) == 550.0);
-    fl_hist_reset(&h);
-    fl_hist_record_corrected(&h, 150, 100); /* 50 < interval: nothing added */
-    fl_hist_record_corrected(&h, 90, 100);
-    fl_hist_record_corrected(&h, 500, 0);
-    assert_int_equal(fl_hist_count(&h), 3);
-    fl_hist_destroy(&h);
-
-    /* the bulk path against the one-by-one definition, overflow included */
-    const int64_t cases[][2] = {{1000, 100},    {999, 100},   {200, 100},
-                                {100, 100},     {5000000, 7}, {123456789, 1000},
-                                {250000, 1000}, {3000, 1},    {-5, 1}};
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        init_ok(&h, 1, 100000, 3);
-        init_ok(&ref, 1, 100000, 3);
-        fl_hist_record_corrected(&h, cases[i][0], cases[i][1]);
-        record_corrected_naive(&ref, cases[i][0], cases[i][1]);
-        assert_same(&h, &ref);
-        fl_hist_destroy(&h);
-        fl_hist_destroy(&ref);
-    }
-
-    /* A one-hour stall at a 1 us interval: 3.6e9 values, added a step at a
-     * time (23552 steps); one by one this takes seconds, here milliseconds. */
-    init_ok(&h, 1, HOUR_US, 3);
-    clock_t t0 = clock();
-    fl_hist_record_corrected(&h, HOUR_US, 1);
-    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
-    assert_int_equal(fl_hist_count(&h), (uint64_t)HOUR_US);
-    assert_int_equal(fl_hist_min(&h), 1);
-    assert_int_equal(fl_hist_max(&h), fl_hist_highest_equivalent(&h, HOUR_US));
-    assert_true(fabs(fl_hist_mean(&h) - HOUR_US / 2.0) < 1e-3 * HOUR_US);
-    fl_hist_destroy(&h);
-}
-
 static void test_overflow_clamp(void **state)
 {
     (void)state;
     struct fl_hist h;
     init_ok(&h, 1, HOUR_US, 3);
-    size_t size = fl_hist_memory_size(&h);
     int64_t top = fl_hist_highest_equivalent(&h, HOUR_US);
     fl_hist_record(&h, HOUR_US); /* the highest value itself is no overflow */
     assert_int_equal(fl_hist_overflow(&h), 0);
@@ -293,7 +226,6 @@ static void test_overflow_clamp(void **state)
     assert_int_equal(fl_hist_overflow(&h), 5);
     assert_int_equal(fl_hist_min(&h), 0);
     assert_int_equal(fl_hist_value_at_percentile(&h, 0), 0);
-    assert_int_equal(fl_hist_memory_size(&h), size);
     fl_hist_destroy(&h);
 }
 
@@ -428,13 +360,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_config),
-        cmocka_unit_test(test_memory_size),
         cmocka_unit_test(test_relative_error_sigfigs_2),
         cmocka_unit_test(test_relative_error_sigfigs_3),
         cmocka_unit_test(test_known_data),
         cmocka_unit_test(test_percentiles_uniform),
         cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_record_corrected),
         cmocka_unit_test(test_overflow_clamp),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_write_percentiles),
