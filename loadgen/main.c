@@ -86,9 +86,10 @@ static const char *default_scenario(char *buf, size_t len)
     return NULL;
 }
 
-/* With --path and no scenario file (an installed or copied binary, the
- * Docker image): quick.ini's [scenario] settings, the only part of a
- * scenario --path uses (its requests are GET PATH, with no populations). */
+/* With --path and no --scenario, wherever the binary is (the tree, an
+ * installed or copied binary, the Docker image): the [scenario] settings
+ * quick.ini had when this was written, the only part of a scenario --path
+ * uses (its requests are GET PATH, with no populations). Flags override them. */
 static const char path_scenario[] = "[scenario]\n"
                                     "name = path\n"
                                     "seed = 42\n"
@@ -383,13 +384,15 @@ static char *scenario_text(const struct fl_scenario *s)
 
 /* ------------------------------------------------------ cmd_run's steps */
 
-/* The scenario (--scenario, this tree's quick.ini, or with --path the
- * built-in one) with the flags applied; 0 or EXIT_USAGE. */
+/* The scenario (--scenario; else with --path the built-in one; else this
+ * tree's quick.ini) with the flags applied; 0 or EXIT_USAGE. */
 static int load_scenario(struct coord *co)
 {
     const struct fl_lg_run_opts *o = co->o;
     char err[512];
-    co->file = o->scenario ? o->scenario : default_scenario(co->defpath, sizeof(co->defpath));
+    co->file = o->scenario ? o->scenario
+               : o->path   ? NULL
+                           : default_scenario(co->defpath, sizeof(co->defpath));
     int rc;
     if (co->file) {
         rc = fl_scenario_load(co->file, &co->s, err, sizeof(err));
