@@ -61,6 +61,7 @@ static void add_loadgen(cJSON *root, const struct fl_lg_result *r)
     add_str_or_null(o, "started_at", r->started_at);
     add_str_or_null(o, "scenario_file", r->scenario_file);
     add_str_or_null(o, "scenario_name", r->s->name);
+    add_str_or_null(o, "scenario", r->scenario_text);
     cJSON_AddNumberToObject(o, "seed", (double)r->s->seed);
     add_str_or_null(o, "target", r->target);
     add_str_or_null(o, "echo_target", r->echo_target);
@@ -129,6 +130,12 @@ static void add_server(cJSON *root, const struct fl_lg_result *r, const struct f
     cJSON_Delete(stats);
 }
 
+void fl_lg_manifest_run(cJSON *o, const struct fl_lg_result *r)
+{
+    add_loadgen(o, r);
+    add_host(o);
+}
+
 static int write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -156,8 +163,7 @@ int fl_lg_manifest_write(const char *dir, const struct fl_lg_result *r,
     }
     cJSON_AddNumberToObject(root, "manifest_version", MANIFEST_VERSION);
     cJSON_AddStringToObject(root, "written_at", now);
-    add_loadgen(root, r);
-    add_host(root);
+    fl_lg_manifest_run(root, r);
     add_server(root, r, mon);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -7,8 +7,14 @@
 #ifndef FL_LOADGEN_MANIFEST_H
 #define FL_LOADGEN_MANIFEST_H
 
+#include <cjson/cJSON.h>
+
 #include "monitor.h"
 #include "report.h"
+
+/* Adds the manifest's "loadgen" and "host" objects for run `r` to `o`:
+ * manifest.json's first part, and summary.json's "manifest". */
+void fl_lg_manifest_run(cJSON *o, const struct fl_lg_result *r);
 
 /* Writes DIR/manifest.json for the run `r`, asking the server's /stats once
  * more (through `mon`) unless it never answered or sampling is off (then

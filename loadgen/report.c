@@ -7,10 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include "columns.h"
+#include "manifest.h"
 
 void fl_lg_csv_header(FILE *f, const struct fl_scenario *pops)
 {
@@ -277,32 +276,7 @@ static void add_populations(cJSON *root, const struct fl_lg_result *r)
 
 static void add_manifest(cJSON *root, const struct fl_lg_result *r)
 {
-    cJSON *m = cJSON_AddObjectToObject(root, "manifest");
-    cJSON_AddStringToObject(m, "loadgen_version", FRAGLAB_VERSION);
-    cJSON_AddStringToObject(m, "started_at", r->started_at);
-    cJSON *argv = cJSON_AddArrayToObject(m, "command");
-    for (int i = 0; i < r->argc; i++)
-        cJSON_AddItemToArray(argv, cJSON_CreateString(r->argv[i]));
-    add_str_or_null(m, "scenario_file", r->scenario_file);
-    cJSON_AddStringToObject(m, "scenario_name", r->s->name);
-    cJSON_AddNumberToObject(m, "seed", (double)r->s->seed);
-    cJSON_AddStringToObject(m, "scenario", r->scenario_text);
-    cJSON_AddStringToObject(m, "target", r->target);
-    add_str_or_null(m, "echo_target", r->echo_target);
-    add_str_or_null(m, "path", r->path);
-    cJSON_AddNumberToObject(m, "connections", r->s->connections);
-    cJSON_AddNumberToObject(m, "threads", r->s->threads);
-    cJSON_AddNumberToObject(m, "rate", r->s->rate);
-    cJSON_AddNumberToObject(m, "duration_s", (double)r->s->duration / 1e9);
-    cJSON_AddNumberToObject(m, "warmup_s", (double)r->s->warmup / 1e9);
-    cJSON_AddNumberToObject(m, "interval_s", (double)r->s->interval / 1e9);
-    struct utsname u;
-    if (uname(&u) == 0) {
-        cJSON_AddStringToObject(m, "kernel", u.release);
-        cJSON_AddStringToObject(m, "machine", u.machine);
-        cJSON_AddStringToObject(m, "hostname", u.nodename);
-    }
-    cJSON_AddNumberToObject(m, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    fl_lg_manifest_run(cJSON_AddObjectToObject(root, "manifest"), r);
 }
 
 const char *fl_lg_stop_name(enum fl_lg_stop why)

@@ -687,6 +687,10 @@ class Suite:
         expect(lg["command"][1:3] == ["run", "--scenario"] and out in lg["command"],
                f"loadgen.command {lg['command']}")
         expect(lg["version"] and lg["loop"] == "closed", f"loadgen: {lg}")
+        expect(lg["scenario"] and "[scenario]" in lg["scenario"], "loadgen.scenario has no text")
+        sm = self.summary(out)["manifest"]
+        expect(sm == {"loadgen": lg, "host": m["host"]},
+               "summary.json's manifest is not manifest.json's loadgen and host")
         host = m["host"]
         expect(host["kernel"] == os.uname().release, f"host.kernel {host['kernel']!r}")
         expect(host["cpus_online"] == os.cpu_count(), f"host.cpus_online {host['cpus_online']}")
