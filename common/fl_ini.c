@@ -49,7 +49,7 @@ int fl_ini_error(char *err, size_t errlen, const char *path, int line, const cha
     return -EINVAL;
 }
 
-static char *trim(char *s)
+char *fl_ini_trim(char *s)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -69,7 +69,7 @@ static int section(struct reader *r, char *line)
     if (*rest && *rest != '#' && *rest != ';')
         return fl_ini_error(r->err, r->errlen, r->path, r->lineno, "text after ']'");
     *close = '\0';
-    return r->h->section_cb(r->user, trim(line + 1), r->lineno);
+    return r->h->section_cb(r->user, fl_ini_trim(line + 1), r->lineno);
 }
 
 /* Drops a leading byte order mark (line 1), leading blanks, and a comment

@@ -38,6 +38,9 @@ int fl_ini_parse(const char *path, const struct fl_ini_handlers *h, void *user, 
 __attribute__((format(printf, 5, 6))) int fl_ini_error(char *err, size_t errlen, const char *path,
                                                        int line, const char *fmt, ...);
 
+/* Trims white space at both ends of `s` in place; the trimmed start. */
+char *fl_ini_trim(char *s);
+
 /* fl_ini_error with a va_list. */
 __attribute__((format(printf, 5, 0))) int fl_ini_verror(char *err, size_t errlen, const char *path,
                                                         int line, const char *fmt, va_list ap);

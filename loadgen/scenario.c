@@ -134,7 +134,7 @@ static bool begin_section(struct fl__loader *ld, const char *text)
     snprintf(line, sizeof(line), "%s", text);
     char *word = line;
     size_t wl = strcspn(word, " \t");
-    char *name = fl__scenario_trim(word + wl + (word[wl] != '\0'));
+    char *name = fl_ini_trim(word + wl + (word[wl] != '\0'));
     word[wl] = '\0';
     enum fl__sec sec = FL__SEC_NONE;
     for (int i = FL__SEC_SCENARIO; i < FL__NSEC; i++)

@@ -16,6 +16,7 @@
 #include "scenario_internal.h"
 
 #include "duration.h"
+#include "fl_ini.h"
 #include "rand.h"
 
 #include <ctype.h>
@@ -56,16 +57,6 @@ __attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, c
         vsnprintf(why, whylen, fmt, ap);
     va_end(ap);
     return -EINVAL;
-}
-
-char *fl__scenario_trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
 }
 
 static const struct suffix *find_sfx(const char *name)
@@ -118,7 +109,7 @@ int fl_dist_parse_value(enum fl_dist_unit unit, const char *text, uint64_t *out,
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
-    char *s = fl__scenario_trim(strcpy(buf, text));
+    char *s = fl_ini_trim(strcpy(buf, text));
     if (unit == FL_DIST_TIME)
         return parse_time(s, out, why, whylen);
     size_t digits = strspn(s, "0123456789");
@@ -141,8 +132,8 @@ static int parse_range(enum fl_dist_unit unit, char *s, uint64_t *lo, uint64_t *
         return bad(why, whylen, "more than one '-' in a range");
     rc = fl_dist_parse_value(unit, dash + 1, hi, why, whylen);
     if (rc == 0 && *lo > *hi)
-        return bad(why, whylen, "range start %s is above its end %s", fl__scenario_trim(s),
-                   fl__scenario_trim(dash + 1));
+        return bad(why, whylen, "range start %s is above its end %s", fl_ini_trim(s),
+                   fl_ini_trim(dash + 1));
     return rc;
 }
 
@@ -152,7 +143,7 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
-    char *s = fl__scenario_trim(strcpy(buf, text));
+    char *s = fl_ini_trim(strcpy(buf, text));
     struct fl_dist r = {.unit = unit, .set = true};
     if (strncmp(s, "log:", 4) == 0) {
         r.log = true;

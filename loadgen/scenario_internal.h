@@ -92,7 +92,4 @@ bool fl__scenario_finish_section(struct fl__loader *ld);
 /* Checks the whole file once read: phases, warm-up, shares and weights. */
 bool fl__scenario_finish_file(struct fl__loader *ld);
 
-/* Strips leading and trailing white space in place; returns the start. */
-char *fl__scenario_trim(char *s);
-
 #endif
