@@ -10,13 +10,15 @@
  * shows as falling behind that schedule rather than as doing less work.
  *
  * Headroom is measured, not assumed. Before the pairings start, one pairing
- * (tpc under glibc) runs for a few seconds at a modest open-loop rate into
- * DIR/calibration/, and the CPU time its server and its loadgen spend
- * (utime + stime from /proc/PID/stat, sampled over a 2 s window once the
- * load is under way) is divided by the requests offered in that window. A
- * low rate costs more CPU per request than a high one (fewer requests per
- * wake-up), so the estimate errs on the safe side. The pairings need
- * rate x pairings x CPU-per-request CPUs; more than MARGIN of the CPUs this
+ * (tpc under glibc) runs twice for a few seconds into DIR/calibration/RATE/,
+ * at a quarter of the rate and at the rate (at most CAL_RATE), and the CPU
+ * time its server and its loadgen spend (utime + stime from /proc/PID/stat,
+ * over a 2 s window once the load is under way) gives two points of CPU
+ * against rate: what a pairing keeps busy at any rate (timers, sampling,
+ * the connections' upkeep) and the CPU per request on top. A low rate costs
+ * more per request than a high one (fewer requests per wake-up), so the
+ * line errs on the safe side. N pairings at rate R need
+ * N x (fixed + R x per request) CPUs; more than MARGIN of the CPUs this
  * process may use (sched_getaffinity) is refused with the largest rate that
  * fits. The margin leaves room for the kernel's network stack, the matrix
  * itself and the load's variance.
@@ -45,7 +47,7 @@
 #include "scenario.h"
 
 #define PROG FL__MX_PROG
-#define CAL_RATE 8000.0 /* req/s: what one pairing carries on a loaded 2-core machine */
+#define CAL_RATE 8000.0  /* req/s: what one pairing carries on a loaded 2-core machine */
 #define CAL_WARM_MS 1500 /* from the run's spawn to the window's start */
 #define CAL_WINDOW_MS 2000
 #define MARGIN 0.70       /* share of the allowed CPUs the pairings may use */

@@ -76,8 +76,13 @@ def all_at_once(a):
             fail(f"{name}: {rps:.1f} req/s, not within 2 % of {RATE}")
     if len(firsts) != 3 or max(firsts) - min(firsts) > 2.0:
         fail(f"first samples {firsts}: not three within 2 s")
-    if not os.path.isfile(os.path.join(out, "matrix.csv")):
-        fail("no matrix.csv after the run")
+    with open(os.path.join(out, "matrix.json")) as f:
+        mj = json.load(f)
+    for run_ in mj["rows"]:  # the report carries them on
+        if not run_.get("cpus") or not isinstance(run_.get("intervals_behind"), (int, float)):
+            fail(f"matrix.json {run_.get('name')}: no cpus or intervals_behind")
+    if "cpus: tpc-glibc" not in r.stdout:
+        fail("the report's table has no cpus note")
     print(f"ok all at once: first samples within {max(firsts) - min(firsts):.3f} s")
 
 
