@@ -10,7 +10,10 @@ small: three pairings (tpc, ws, ws-owner under glibc) at 200 req/s.
 2. A closed loop (--rate 0) is refused with one line saying why, exit 2.
 3. A rate far beyond the machine is refused after the calibration with one
    line naming the largest rate it can carry, exit 2.
-4. SIGKILL of the matrix mid-run: within a few seconds none of its children
+4. Behind its schedule: two pairings at a rate far beyond the machine with
+   --no-headroom-check; stderr names a pairing that fell behind and
+   runs.json counts its late intervals.
+5. SIGKILL of the matrix mid-run: within a few seconds none of its children
    (servers and run children, pids taken from /proc before the kill) is
    left, and `report DIR` still builds from what is on disk.
 Loopback only; every step bounded by a timeout. Exit 0 pass, 1 fail."""
@@ -108,6 +111,22 @@ def too_fast(a):
     print("ok too fast refused: " + last)
 
 
+def overload(a):
+    out = tempfile.mkdtemp(prefix="fraglab-par-")
+    r = run(base(a, out, "--modes", "tpc,ws", "--duration", "4s", "--idle", "0s", "--rate",
+                 "400000", "--connections", "64", "--no-headroom-check"), 90)
+    print(r.stderr[-2000:])
+    named = [ln for ln in r.stderr.splitlines() if "is behind its schedule" in ln]
+    with open(os.path.join(out, "runs.json")) as f:
+        runs = json.load(f)
+    late = {x["name"]: x.get("intervals_behind") for x in runs["runs"]}
+    if not named or not any((v or 0) > 0 for v in late.values()):
+        fail(f"400k req/s: no pairing said to fall behind (stderr {named}, runs.json {late})")
+    if runs["headroom"].get("checked") is not False:
+        fail("--no-headroom-check: a calibration ran")
+    print(f"ok behind: {named[0]}")
+
+
 def children(pid):
     """pids whose parent is `pid`, from /proc."""
     kids = []
@@ -175,6 +194,7 @@ def main():
     closed_loop(a)
     sigkill(a)
     too_fast(a)
+    overload(a)
     all_at_once(a)
     print("PASS")
 
