@@ -121,11 +121,11 @@ static _Noreturn void spawn_child(char *const argv[], const char *log, pid_t par
         err = errno;
     else if (getppid() != parent)
         _exit(127);
-    int in = open("/dev/null", O_RDONLY);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC); /* dup2's copy stays open */
     if (!err && (in < 0 || dup2(in, 0) < 0))
         err = errno;
     if (!err && log) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
             err = errno;
     }
@@ -786,7 +786,7 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     if (failed == -2)
         return 2;
     if (failed < 0)
-        return 1;
+        return fl__mx_stop ? 130 : 1;
     char err[512];
     if (fl_lg_report_dir(mx.dir, true, stdout, err, sizeof(err))) {
         fprintf(stderr, PROG ": report: %s\n", err);

@@ -53,7 +53,7 @@
 #define MARGIN 0.70       /* share of the allowed CPUs the pairings may use */
 #define BEHIND_SHARE 0.01 /* achieved more than 1 % under offered */
 #define POLL_MS 50
-#define REFRESH_EVERY 10 /* samples (of any pairing's first) between page rewrites */
+#define REFRESH_EVERY 10 /* sampling intervals between page rewrites */
 #define MAX_COLS 512
 
 /* A pairing's timeseries.csv, read as it grows. */
@@ -80,7 +80,6 @@ struct par {
     struct live *lv;
     struct fl_scenario sc; /* with --rate and --duration applied, for the phases' rates */
     int running;
-    unsigned samples; /* rows read from the first pairing, for refresh_page */
 };
 
 static double now_s(void)
@@ -184,7 +183,11 @@ static int calibrate(struct matrix *mx, double rate, double *cpu, double *carrie
      * shrink with it). */
     double rps = summary_rps(rdir);
     *carried = rps > 0 && rps < rate ? rps : rate;
-    if (code != 0 || fl__mx_stop || c1 <= c0) {
+    if (fl__mx_stop) {
+        fprintf(stderr, PROG ": interrupted during the calibration\n");
+        return -1;
+    }
+    if (code != 0 || c1 <= c0) {
         fprintf(stderr, PROG ": --parallel: the calibration run failed (exit %d; see %s)\n", code,
                 llog);
         return -1;
@@ -347,7 +350,6 @@ static bool poll_tail(struct par *pr, int i)
         }
         if (!l->tail.first_at)
             l->tail.first_at = pr->mx->pairs[i].first_sample_at = now_s();
-        pr->samples += i == 0;
         behind |= check_row(pr, &pr->mx->pairs[i], &l->tail, cell, n);
     }
     free(line);
@@ -356,8 +358,8 @@ static bool poll_tail(struct par *pr, int i)
 }
 
 /* The page's single call site in the loop: the report without plots,
- * rebuilt from disk every REFRESH_EVERY samples. The live page (with its
- * reload) is to replace this call. */
+ * rebuilt from disk every REFRESH_EVERY sampling intervals. The live page
+ * (with its reload) is to replace this call. */
 static void refresh_page(const struct matrix *mx)
 {
     char err[512];
@@ -435,7 +437,7 @@ static void drive(struct par *pr)
 {
     struct matrix *mx = pr->mx;
     bool forwarded = false;
-    unsigned refreshed = 0;
+    double refreshed = now_s(), every = REFRESH_EVERY * (double)mx->interval / 1e9;
     while (pr->running > 0) {
         if (fl__mx_stop && !forwarded) {
             for (int i = 0; i < mx->n; i++)
@@ -456,8 +458,8 @@ static void drive(struct par *pr)
         }
         if (changed)
             fl__mx_write_runs(mx);
-        if (pr->samples >= refreshed + REFRESH_EVERY) {
-            refreshed = pr->samples;
+        if (now_s() - refreshed >= every) {
+            refreshed = now_s();
             refresh_page(mx);
         }
         sleep_ms(POLL_MS);
