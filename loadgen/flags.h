@@ -29,6 +29,7 @@ struct fl_lg_run_opts {
 struct fl_lg_matrix_opts {
     const char *scenario, *modes, *allocators, *server, *out;
     struct fl_lg_value duration, idle, interval, connections, rate, threads;
+    bool parallel, no_headroom_check;
 };
 
 /* `fraglab-loadgen report DIR`. */

@@ -12,11 +12,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -24,38 +25,23 @@
 #include <unistd.h>
 
 #include "flags.h"
+#include "matrix_internal.h"
 #include "matrix_report.h"
 #include "monitor.h"
 #include "paths.h"
 #include "scenario.h"
 
-#define PROG "fraglab-loadgen matrix"
-#define MAX_ITEMS 16
+#define PROG FL__MX_PROG
+#define MAX_ITEMS FL__MX_MAX_ITEMS
 
 extern char **environ;
 
-struct pairing {
-    char name[128];
-    const char *mode;       /* tpc, ws, ws-owner */
-    const char *alloc_spec; /* as given: glibc, jemalloc:dirty_decay_ms:1000, /path/lib.so */
-    char alloc_label[96];   /* filesystem-safe */
-    const char *status;     /* "pending", "running", "ok", "failed", "interrupted", "skipped" */
-    char error[256];
-};
-
-struct mopts {
-    const char *scenario, *out, *server, *duration, *idle, *interval, *connections, *rate;
-    char *modes[MAX_ITEMS], *allocs[MAX_ITEMS];
-    int nmodes, nallocs;
-    int threads;
-};
-
-static volatile sig_atomic_t g_stop;
+volatile sig_atomic_t fl__mx_stop;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    fl__mx_stop = 1;
 }
 
 /* Splits a list on ',' or ';' (in place); an allocator's settings may hold
@@ -108,28 +94,74 @@ static int free_port(void)
     return port;
 }
 
-/* posix_spawn with stdout and stderr to `log` (NULL: inherited). */
-static pid_t spawn(char *const argv[], const char *log)
+int fl__mx_allowed_cpus(void)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (log) {
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    /* Their own process group: a terminal's Ctrl-C reaches the matrix only,
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* The child's side of fl__mx_spawn: only async-signal-safe calls between
+ * fork and exec. An errno it cannot go on from goes up `errfd` (close on
+ * exec, so the parent reads EOF once the exec succeeded). */
+static _Noreturn void spawn_child(char *const argv[], const char *log, pid_t parent, int errfd)
+{
+    int err = 0;
+    /* Its own process group: a terminal's Ctrl-C reaches the matrix only,
      * which passes one SIGINT to the run and stops the server itself. */
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&at, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc) {
-        errno = rc;
+    setpgid(0, 0);
+    /* Dies with the matrix, even a SIGKILLed one, so no server outlives it.
+     * PDEATHSIG fires when the forking *thread* ends: the matrix forks from
+     * its only thread. A parent gone before prctl took effect is seen by
+     * getppid(). The setting survives execve (these binaries are not
+     * set-uid). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        err = errno;
+    else if (getppid() != parent)
+        _exit(127);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC); /* dup2's copy stays open */
+    if (!err && (in < 0 || dup2(in, 0) < 0))
+        err = errno;
+    if (!err && log) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            err = errno;
+    }
+    if (!err) {
+        execve(argv[0], argv, environ);
+        err = errno;
+    }
+    ssize_t w = write(errfd, &err, sizeof(err));
+    (void)w;
+    _exit(127);
+}
+
+pid_t fl__mx_spawn(char *const argv[], const char *log)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        spawn_child(argv, log, parent, pfd[1]);
+    int saved = errno;
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        errno = saved;
+        return -1;
+    }
+    int err = 0;
+    ssize_t r;
+    while ((r = read(pfd[0], &err, sizeof(err))) < 0 && errno == EINTR)
+        ;
+    close(pfd[0]);
+    if (r == (ssize_t)sizeof(err)) { /* the exec failed: reap, report why */
+        waitpid(pid, NULL, 0);
+        errno = err;
         return -1;
     }
     return pid;
@@ -151,7 +183,7 @@ static int wait_ms(pid_t pid, int ms)
     return -1;
 }
 
-static void stop_server(pid_t pid)
+void fl__mx_stop_server(pid_t pid)
 {
     kill(pid, SIGTERM);
     if (wait_ms(pid, 10000) == -1) {
@@ -197,7 +229,7 @@ static bool wait_ready(int port, pid_t pid)
     return false;
 }
 
-static char *read_text(const char *path)
+char *fl__mx_read_text(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -225,33 +257,74 @@ static void add_manifest(cJSON *root, const struct mopts *o, int argc, char **ar
     size_t n = confstr(_CS_GNU_LIBC_VERSION, ver, sizeof(ver));
     if (n > 0 && n <= sizeof(ver))
         cJSON_AddStringToObject(m, "glibc", strncmp(ver, "glibc ", 6) ? ver : ver + 6);
-    char *thp = read_text("/sys/kernel/mm/transparent_hugepage/enabled");
+    char *thp = fl__mx_read_text("/sys/kernel/mm/transparent_hugepage/enabled");
     if (thp) {
         thp[strcspn(thp, "\n")] = '\0';
         cJSON_AddStringToObject(m, "thp", thp);
         free(thp);
     }
     cJSON_AddNumberToObject(m, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    cJSON_AddNumberToObject(m, "cpus_allowed", fl__mx_allowed_cpus());
     cJSON_AddNumberToObject(m, "server_threads", o->threads);
     cJSON *cmd = cJSON_AddArrayToObject(m, "command");
     for (int i = 0; i < argc; i++)
         cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));
 }
 
-/* A matrix under way: what runs.json holds besides its manifest. */
-struct matrix {
-    const struct mopts *o;
-    int argc;
-    char **argv;
-    char name[FL_SCENARIO_NAME_MAX];   /* the scenario's */
-    uint64_t duration, idle, interval; /* ns, as `run` will apply them */
-    char dir[PATH_MAX], started_at[32], loadgen[PATH_MAX], server[PATH_MAX];
-    struct pairing *pairs;
-    int n;
-};
+/* One pairing's entry of runs.json. */
+static cJSON *run_json(const struct pairing *p, bool parallel)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", p->name);
+    bool owner = strcmp(p->mode, "ws-owner") == 0;
+    cJSON_AddStringToObject(r, "mode", p->mode);
+    cJSON_AddStringToObject(r, "free_policy", owner ? "owner" : "local");
+    cJSON_AddStringToObject(r, "allocator", p->alloc_label);
+    cJSON_AddStringToObject(r, "allocator_spec", p->alloc_spec);
+    char d[sizeof(p->name) + 8];
+    snprintf(d, sizeof(d), "runs/%.*s", (int)sizeof(p->name), p->name);
+    cJSON_AddStringToObject(r, "dir", d);
+    cJSON_AddStringToObject(r, "status", p->status);
+    if (p->error[0])
+        cJSON_AddStringToObject(r, "error", p->error);
+    else
+        cJSON_AddNullToObject(r, "error");
+    /* Which CPUs its workers ran on (in --parallel, every pairing's
+     * workers share the CPUs this process may use). */
+    if (p->cpus[0]) {
+        cJSON_AddStringToObject(r, "cpus", p->cpus);
+        cJSON_AddBoolToObject(r, "pinned", p->pinned);
+    } else {
+        cJSON_AddNullToObject(r, "cpus");
+    }
+    if (parallel) {
+        if (p->first_sample_at > 0)
+            cJSON_AddNumberToObject(r, "first_sample_at", p->first_sample_at);
+        cJSON_AddNumberToObject(r, "intervals_behind", (double)p->nbehind);
+        cJSON *b = cJSON_AddArrayToObject(r, "behind_t_s");
+        for (size_t k = 0; k < p->nbehind; k++)
+            cJSON_AddItemToArray(b, cJSON_CreateNumber(p->behind_t[k]));
+    }
+    return r;
+}
+
+/* --parallel: how the CPU headroom was judged. */
+static void add_headroom(cJSON *root, const struct fl__mx_headroom *h)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "headroom");
+    cJSON_AddBoolToObject(o, "checked", h->checked);
+    cJSON_AddNumberToObject(o, "cpus_allowed", h->cpus);
+    if (!h->checked)
+        return;
+    cJSON_AddNumberToObject(o, "calibration_rate", h->cal_rate);
+    cJSON_AddNumberToObject(o, "cpus_per_pairing", h->cpu_fixed);
+    cJSON_AddNumberToObject(o, "cpu_us_per_request", h->cpu_per_request * 1e6);
+    cJSON_AddNumberToObject(o, "margin", h->margin);
+    cJSON_AddNumberToObject(o, "max_rate", h->max_rate);
+}
 
 /* DIR/runs.json: what the report reads; rewritten as pairings start and end. */
-static int write_runs(const struct matrix *mx)
+int fl__mx_write_runs(const struct matrix *mx)
 {
     const struct pairing *p = mx->pairs;
     cJSON *root = cJSON_CreateObject();
@@ -262,25 +335,12 @@ static int write_runs(const struct matrix *mx)
     cJSON_AddNumberToObject(root, "interval_s", (double)mx->interval / 1e9);
     cJSON_AddStringToObject(root, "started_at", mx->started_at);
     add_manifest(root, mx->o, mx->argc, mx->argv);
+    cJSON_AddBoolToObject(root, "parallel", mx->o->parallel);
+    if (mx->o->parallel)
+        add_headroom(root, &mx->headroom);
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
-    for (int i = 0; i < mx->n; i++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "name", p[i].name);
-        bool owner = strcmp(p[i].mode, "ws-owner") == 0;
-        cJSON_AddStringToObject(r, "mode", p[i].mode);
-        cJSON_AddStringToObject(r, "free_policy", owner ? "owner" : "local");
-        cJSON_AddStringToObject(r, "allocator", p[i].alloc_label);
-        cJSON_AddStringToObject(r, "allocator_spec", p[i].alloc_spec);
-        char d[sizeof(p[i].name) + 8];
-        snprintf(d, sizeof(d), "runs/%.*s", (int)sizeof(p[i].name), p[i].name);
-        cJSON_AddStringToObject(r, "dir", d);
-        cJSON_AddStringToObject(r, "status", p[i].status);
-        if (p[i].error[0])
-            cJSON_AddStringToObject(r, "error", p[i].error);
-        else
-            cJSON_AddNullToObject(r, "error");
-        cJSON_AddItemToArray(runs, r);
-    }
+    for (int i = 0; i < mx->n; i++)
+        cJSON_AddItemToArray(runs, run_json(&p[i], mx->o->parallel));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text)
@@ -296,15 +356,40 @@ static int write_runs(const struct matrix *mx)
     return rc;
 }
 
-/* A pairing's server: its process, loopback ports and log. */
-struct server {
-    pid_t pid;
-    int port, echo;
-    char log[PATH_MAX + 16];
-};
+void fl__mx_read_cpus(struct pairing *p, const char *rdir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/manifest.json", rdir);
+    char *text = fl__mx_read_text(path);
+    cJSON *m = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *srv = cJSON_GetObjectItemCaseSensitive(m, "server");
+    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(srv, "pinning");
+    p->pinned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pin, "held"));
+    /* A sorted set: workers on the same CPU count once. */
+    bool seen[1024] = {false};
+    const cJSON *w;
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(pin, "workers"))
+    {
+        const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(w, "cpu");
+        if (cJSON_IsNumber(cpu) && cpu->valueint >= 0 && cpu->valueint < 1024)
+            seen[cpu->valueint] = true;
+    }
+    cJSON_Delete(m);
+    if (!p->pinned) { /* unpinned workers float over the CPUs the server inherited: ours */
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0)
+            for (int c = 0; c < 1024 && c < CPU_SETSIZE; c++)
+                seen[c] = CPU_ISSET(c, &set);
+    }
+    size_t k = 0;
+    p->cpus[0] = '\0';
+    for (int c = 0; c < 1024 && k + 8 < sizeof(p->cpus); c++)
+        if (seen[c])
+            k += (size_t)snprintf(p->cpus + k, sizeof(p->cpus) - k, "%s%d", k ? "," : "", c);
+}
 
-/* DIR/runs/NAME/ into `rdir`; false with p->error. */
-static bool make_run_dir(struct pairing *p, const char *dir, char *rdir, size_t len)
+bool fl__mx_make_run_dir(struct pairing *p, const char *dir, char *rdir, size_t len)
 {
     if (snprintf(rdir, len, "%s/runs/%s", dir, p->name) >= (int)len) {
         snprintf(p->error, sizeof(p->error), "--out: the path is too long");
@@ -317,10 +402,7 @@ static bool make_run_dir(struct pairing *p, const char *dir, char *rdir, size_t 
     return true;
 }
 
-/* Starts the pairing's server on free loopback ports, logging to
- * RDIR/server.log, and waits for its /healthz; false with p->error (the
- * server then stopped). */
-static bool start_server(struct pairing *p, const struct mopts *o, const char *rdir,
+bool fl__mx_spawn_server(struct pairing *p, const struct mopts *o, const char *rdir,
                          struct server *sv)
 {
     char port_s[16], echo_s[16], threads_s[16];
@@ -337,19 +419,65 @@ static bool start_server(struct pairing *p, const struct mopts *o, const char *r
                      /* Sessions stay open through the scenario's idle phases:
                       * their memory is what the idle phases are about. */
                      "--keepalive-timeout", "0", NULL};
-    sv->pid = spawn(sargv, sv->log);
+    sv->pid = fl__mx_spawn(sargv, sv->log);
     if (sv->pid < 0) {
         snprintf(p->error, sizeof(p->error), "%.160s: %s", o->server, strerror(errno));
         return false;
     }
+    return true;
+}
+
+bool fl__mx_await_server(struct pairing *p, const struct mopts *o, struct server *sv)
+{
+    (void)o;
     if (!wait_ready(sv->port, sv->pid)) {
         last_line(sv->log, p->error, sizeof(p->error));
         if (!p->error[0])
             snprintf(p->error, sizeof(p->error), "the server did not answer /healthz in 10 s");
-        stop_server(sv->pid);
+        fl__mx_stop_server(sv->pid);
         return false;
     }
     return true;
+}
+
+pid_t fl__mx_spawn_run(struct pairing *p, const struct mopts *o, const char *loadgen,
+                       const char *rdir, const struct server *sv, const char *llog,
+                       const char *duration, const char *rate, const char *idle)
+{
+    char target[64], etarget[64], pid_s[16];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", sv->port);
+    snprintf(etarget, sizeof(etarget), "127.0.0.1:%d", sv->echo);
+    snprintf(pid_s, sizeof(pid_s), "%d", (int)sv->pid);
+    char *largv[32] = {(char *)loadgen,
+                       "run",
+                       "--scenario",
+                       (char *)o->scenario,
+                       "--target",
+                       target,
+                       "--echo-target",
+                       etarget,
+                       "--server-pid",
+                       pid_s,
+                       "--out",
+                       (char *)rdir,
+                       "--idle",
+                       (char *)(idle ? idle : o->idle),
+                       "-q"};
+    int n = 15;
+    const char *extra[][2] = {{"--duration", duration ? duration : o->duration},
+                              {"--interval", o->interval},
+                              {"--connections", o->connections},
+                              {"--rate", rate ? rate : o->rate}};
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (extra[i][1]) {
+            largv[n++] = (char *)extra[i][0];
+            largv[n++] = (char *)extra[i][1];
+        }
+    largv[n] = NULL;
+    pid_t lpid = fl__mx_spawn(largv, llog);
+    if (lpid < 0)
+        snprintf(p->error, sizeof(p->error), "%.160s: %s", loadgen, strerror(errno));
+    return lpid;
 }
 
 /* `fraglab-loadgen run` against the server into RDIR, logging to `llog`;
@@ -358,44 +486,22 @@ static bool start_server(struct pairing *p, const struct mopts *o, const char *r
 static int run_loadgen(struct pairing *p, const struct mopts *o, const char *loadgen,
                        const char *rdir, const struct server *sv, const char *llog)
 {
-    char target[64], etarget[64], pid_s[16];
-    snprintf(target, sizeof(target), "127.0.0.1:%d", sv->port);
-    snprintf(etarget, sizeof(etarget), "127.0.0.1:%d", sv->echo);
-    snprintf(pid_s, sizeof(pid_s), "%d", (int)sv->pid);
-    char *largv[32] = {
-        (char *)loadgen, "run",           "--scenario", (char *)o->scenario, "--target",
-        target,          "--echo-target", etarget,      "--server-pid",      pid_s,
-        "--out",         (char *)rdir,    "--idle",     (char *)o->idle,     "-q"};
-    int n = 15;
-    const char *extra[][2] = {{"--duration", o->duration},
-                              {"--interval", o->interval},
-                              {"--connections", o->connections},
-                              {"--rate", o->rate}};
-    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
-        if (extra[i][1]) {
-            largv[n++] = (char *)extra[i][0];
-            largv[n++] = (char *)extra[i][1];
-        }
-    largv[n] = NULL;
-    pid_t lpid = spawn(largv, llog);
-    if (lpid < 0) {
-        snprintf(p->error, sizeof(p->error), "%.160s: %s", loadgen, strerror(errno));
+    pid_t lpid = fl__mx_spawn_run(p, o, loadgen, rdir, sv, llog, NULL, NULL, NULL);
+    if (lpid < 0)
         return -1;
-    }
     int st = 0;
     bool forwarded = false;
     while (waitpid(lpid, &st, 0) < 0 && errno == EINTR)
-        if (g_stop && !forwarded) {
+        if (fl__mx_stop && !forwarded) {
             kill(lpid, SIGINT); /* it finishes its interval and writes its summary */
             forwarded = true;
         }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* p->status and p->error from the run's exit status and the logs. */
-static void judge(struct pairing *p, int code, bool server_alive, const char *log, const char *llog)
+void fl__mx_judge(struct pairing *p, int code, bool server_alive, const char *log, const char *llog)
 {
-    if (code == 130 || g_stop) {
+    if (code == 130 || fl__mx_stop) {
         p->status = "interrupted";
         snprintf(p->error, sizeof(p->error), "interrupted");
     } else if (!server_alive) {
@@ -411,12 +517,11 @@ static void judge(struct pairing *p, int code, bool server_alive, const char *lo
     }
 }
 
-/* The rest of the pairing's line on stderr, from RDIR/summary.json. */
-static void print_outcome(const struct pairing *p, const char *rdir)
+void fl__mx_print_outcome(const struct pairing *p, const char *rdir)
 {
     char spath[PATH_MAX + 16];
     snprintf(spath, sizeof(spath), "%s/summary.json", rdir);
-    char *text = read_text(spath);
+    char *text = fl__mx_read_text(spath);
     cJSON *s = text ? cJSON_Parse(text) : NULL;
     free(text);
     const cJSON *rps = cJSON_GetObjectItemCaseSensitive(s, "throughput_rps");
@@ -439,25 +544,26 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
 {
     char rdir[PATH_MAX], llog[PATH_MAX + 16];
     p->status = "failed";
-    if (!make_run_dir(p, dir, rdir, sizeof(rdir)))
+    if (!fl__mx_make_run_dir(p, dir, rdir, sizeof(rdir)))
         return;
     fprintf(stderr, "[%d/%d] %s %s: ", idx, total, p->mode, p->alloc_spec);
     fflush(stderr);
     struct server sv;
-    if (!start_server(p, o, rdir, &sv)) {
+    if (!fl__mx_spawn_server(p, o, rdir, &sv) || !fl__mx_await_server(p, o, &sv)) {
         fprintf(stderr, "failed: %s\n", p->error);
         return;
     }
     snprintf(llog, sizeof(llog), "%s/loadgen.log", rdir);
     int code = run_loadgen(p, o, loadgen, rdir, &sv, llog);
     bool server_alive = waitpid(sv.pid, NULL, WNOHANG) == 0;
-    stop_server(sv.pid);
+    fl__mx_stop_server(sv.pid);
     if (code < 0) {
         fprintf(stderr, "failed: %s\n", p->error);
         return;
     }
-    judge(p, code, server_alive, sv.log, llog);
-    print_outcome(p, rdir);
+    fl__mx_judge(p, code, server_alive, sv.log, llog);
+    fl__mx_read_cpus(p, rdir);
+    fl__mx_print_outcome(p, rdir);
 }
 
 static int parse(int argc, char **argv, struct mopts *o)
@@ -476,8 +582,11 @@ static int parse(int argc, char **argv, struct mopts *o)
     o->interval = f.interval.text;
     o->connections = f.connections.text;
     o->rate = f.rate.text;
+    o->rate_x = f.rate.x;
     if (f.threads.text)
         o->threads = (int)f.threads.n;
+    o->parallel = f.parallel;
+    o->no_headroom_check = f.no_headroom_check;
     /* Copies: argv stays whole for the manifest. */
     static char modes_buf[1024], allocs_buf[4096];
     const char *modes = f.modes ? f.modes : "tpc,ws";
@@ -497,6 +606,18 @@ static int parse(int argc, char **argv, struct mopts *o)
             return -1;
         }
     return 0;
+}
+
+/* mx->rate: the rate `run` will offer (--rate applied as it applies it),
+ * 0 if any loaded phase is a closed loop. */
+static void open_loop_rate(const struct mopts *o, struct fl_scenario *s, struct matrix *mx)
+{
+    if (o->rate)
+        fl_scenario_set_rate(s, o->rate_x);
+    mx->rate = s->rate;
+    for (size_t i = 0; i < s->nphases; i++)
+        if (!s->phases[i].idle && s->phases[i].rate <= 0)
+            mx->rate = 0;
 }
 
 /* The scenario and the time flags, checked the way `run` will apply them;
@@ -528,6 +649,8 @@ static int check_scenario(struct mopts *o, const char *default_scenario, struct 
              fl_dist_parse_value(FL_DIST_TIME, o->interval, &mx->interval, why, sizeof(why)))
         bad = "--interval";
     snprintf(mx->name, sizeof(mx->name), "%s", s.name);
+    mx->timeout = s.timeout;
+    open_loop_rate(o, &s, mx);
     fl_scenario_free(&s);
     if (bad) {
         fprintf(stderr, PROG ": %s: %s\n", bad, why);
@@ -614,26 +737,28 @@ static int run_all(struct matrix *mx)
     int failed = 0;
     /* runs.json exists from the start, so `report DIR` works mid-run: the
      * pairing under way is "running", its CSV growing. */
-    write_runs(mx);
+    fl__mx_write_runs(mx);
     for (int i = 0; i < mx->n; i++) {
         struct pairing *p = &mx->pairs[i];
-        if (g_stop) {
+        if (fl__mx_stop) {
             p->status = "skipped";
             snprintf(p->error, sizeof(p->error), "interrupted before it ran");
         } else {
             p->status = "running";
-            write_runs(mx);
+            fl__mx_write_runs(mx);
             run_pairing(p, mx->o, mx->dir, mx->loadgen, i + 1, mx->n);
             failed += strcmp(p->status, "ok") != 0;
         }
-        write_runs(mx);
+        fl__mx_write_runs(mx);
     }
     return failed;
 }
 
 int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
 {
-    struct mopts o = {.idle = "10s", .threads = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    /* One server thread per CPU this process may use: tpc pins each worker
+     * to one of them and refuses more threads than it may use. */
+    struct mopts o = {.idle = "10s", .threads = fl__mx_allowed_cpus()};
     int prc = parse(argc, argv, &o);
     if (prc)
         return prc > 0 ? 0 : 2;
@@ -642,20 +767,31 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     int rc = check_scenario(&o, default_scenario, &mx);
     if (!rc)
         rc = find_binaries(&o, &mx);
+    if (!rc && o.parallel && mx.rate <= 0) {
+        fprintf(stderr, PROG ": --parallel needs an open loop (a rate; give --rate R): in a "
+                             "closed loop the pairings would compete for CPU and carry different "
+                             "loads\n");
+        rc = 2;
+    }
     if (!rc)
         rc = make_out_dir(&mx);
     if (rc)
         return rc;
     plan_pairings(&mx);
     catch_signals();
-    fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle, results in %s/\n",
-            mx.name, mx.n, (double)mx.duration / 1e9, (double)mx.idle / 1e9, mx.dir);
-    int failed = run_all(&mx);
+    fprintf(stderr, "matrix: %s, %d pairings of %.0f s load + %.0f s idle%s, results in %s/\n",
+            mx.name, mx.n, (double)mx.duration / 1e9, (double)mx.idle / 1e9,
+            o.parallel ? ", all at once" : "", mx.dir);
+    int failed = o.parallel ? fl__mx_run_parallel(&mx) : run_all(&mx);
+    if (failed == -2)
+        return 2;
+    if (failed < 0)
+        return fl__mx_stop ? 130 : 1;
     char err[512];
     if (fl_lg_report_dir(mx.dir, true, stdout, err, sizeof(err))) {
         fprintf(stderr, PROG ": report: %s\n", err);
         return 1;
     }
     printf("\nreport: %s/index.html (table: %s/matrix.csv)\n", mx.dir, mx.dir);
-    return g_stop ? 130 : failed ? 1 : 0;
+    return fl__mx_stop ? 130 : failed ? 1 : 0;
 }

@@ -405,6 +405,10 @@ static int load(struct fl__mr_report *r, char *err, size_t errlen)
         run->dir = jstr(it, "dir");
         run->status = jstr(it, "status");
         run->error = jstr(it, "error");
+        run->cpus = jstr(it, "cpus");
+        run->pinned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "pinned"));
+        const cJSON *behind = cJSON_GetObjectItemCaseSensitive(it, "intervals_behind");
+        run->intervals_behind = cJSON_IsNumber(behind) ? behind->valuedouble : NAN;
         /* A dir that climbs out of the folder is not followed. */
         if (run->dir && (run->dir[0] == '/' || strstr(run->dir, "..")))
             run->dir = NULL;

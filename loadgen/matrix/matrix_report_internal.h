@@ -80,6 +80,12 @@ struct fl__mr_step {
 struct fl__mr_run {
     const char *name, *mode, *free_policy, *allocator, *spec, *dir, *status, *error;
     const char *alloc_name, *alloc_version; /* from summary.json, may be NULL */
+    /* From runs.json: the CPUs its workers ran on (NULL: unknown) and, in a
+     * --parallel matrix, the intervals it fell behind its schedule (NAN:
+     * not recorded). */
+    const char *cpus;
+    bool pinned;
+    double intervals_behind;
     bool has_csv, has_summary;
     int load_rows, idle_rows;
     double rps, p99_us;

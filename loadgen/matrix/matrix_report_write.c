@@ -174,6 +174,9 @@ static cJSON *run_json(const struct fl__mr_run *run)
     add_str(o, "error", run->error);
     add_str(o, "allocator_name", run->alloc_name);
     add_str(o, "allocator_version", run->alloc_version);
+    add_str(o, "cpus", run->cpus);
+    cJSON_AddBoolToObject(o, "pinned", run->pinned);
+    add_num(o, "intervals_behind", run->intervals_behind);
     cJSON_AddBoolToObject(o, "complete", run->has_summary);
     cJSON_AddNumberToObject(o, "load_rows", run->load_rows);
     cJSON_AddNumberToObject(o, "idle_rows", run->idle_rows);
@@ -317,6 +320,28 @@ static void print_ratio(FILE *f, const struct fl__mr_ratio *x)
             times(e, sizeof(e), x->final), x->comparable ? "" : ")");
 }
 
+/* Which CPUs each pairing's workers ran on (pinned: one worker per CPU;
+ * else floating over them) and, in a --parallel matrix, the pairings that
+ * fell behind their schedule. */
+static void print_cpus(FILE *f, const struct fl__mr_report *r)
+{
+    bool any = false;
+    for (int i = 0; i < r->n; i++) {
+        const struct fl__mr_run *run = &r->runs[i];
+        if (!run->cpus)
+            continue;
+        fprintf(f, "%s%s %s%s", any ? "; " : "cpus: ", run->name ? run->name : "?", run->cpus,
+                run->pinned ? " pinned" : "");
+        any = true;
+    }
+    if (any)
+        fputc('\n', f);
+    for (int i = 0; i < r->n; i++)
+        if (r->runs[i].intervals_behind > 0)
+            fprintf(f, "%s: behind its schedule in %.0f intervals (runs.json behind_t_s)\n",
+                    r->runs[i].name ? r->runs[i].name : "?", r->runs[i].intervals_behind);
+}
+
 void fl__mr_print_table(FILE *f, const struct fl__mr_report *r)
 {
     int wm = width(r, offsetof(struct fl__mr_run, mode), 4);
@@ -337,6 +362,7 @@ void fl__mr_print_table(FILE *f, const struct fl__mr_report *r)
         if (note[0])
             fprintf(f, "%s: %s\n", r->runs[i].name ? r->runs[i].name : "?", note);
     }
+    print_cpus(f, r);
     for (int i = 0; i < r->nratios; i++) {
         if (!i)
             fputc('\n', f);

@@ -228,9 +228,9 @@ static void test_tables_hold_todays_flags(void **state)
                                       "max-requests", "timeout",     "path",        "server-pid",
                                       "no-sample",    "out",         "interval",    "idle",
                                       "quiet",        "help",        "version"};
-    static const char *const matrix[] = {"scenario", "modes",    "allocators",  "duration",
-                                         "idle",     "interval", "connections", "rate",
-                                         "threads",  "server",   "out",         "help"};
+    static const char *const matrix[] = {
+        "scenario", "modes",   "allocators", "duration", "idle", "interval", "connections",
+        "rate",     "threads", "server",     "out",      "help", "parallel", "no-headroom-check"};
     static const char *const report[] = {"no-plots", "help"};
     const char *const *lists[] = {run, matrix, report};
     size_t sizes[] = {sizeof(run) / sizeof(*run), sizeof(matrix) / sizeof(*matrix),
