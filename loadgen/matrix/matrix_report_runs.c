@@ -206,10 +206,10 @@ int fl__mr_read_runs(const char *dir, cJSON **out, char *err, size_t errlen)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/runs.json", dir);
     char *text = fl__mr_slurp(path);
-    if (!text && errno == ENOENT && ((*out = scanned_matrix(dir)) || (*out = single_run(dir))))
+    int e = text ? 0 : errno;
+    if (e == ENOENT && ((*out = scanned_matrix(dir)) || (*out = single_run(dir))))
         return 0;
     if (!text) {
-        int e = errno;
         seterr(err, errlen,
                "%s: %s (DIR is a `fraglab-loadgen matrix` folder with runs.json or "
                "runs/*/timeseries.csv, or one run's folder with timeseries.csv and "
