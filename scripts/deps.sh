@@ -3,7 +3,8 @@
 #   scripts/deps.sh            build, test and benchmark tools (the default)
 #   scripts/deps.sh --build    only what compiling needs (docker/Dockerfile's build stage)
 #   scripts/deps.sh --runtime  only what the two binaries need to run, with
-#                              every allocator and gnuplot (its runtime stage)
+#                              every allocator, gnuplot and libjs-dygraphs (the
+#                              report's charts, inlined into index.html)
 # Idempotent: apt is skipped entirely when every package is already present.
 set -euo pipefail
 
@@ -14,11 +15,11 @@ build=(
 )
 tools=(
     clang clang-format libclang-rt-14-dev
-    curl wrk gnuplot-nox python3 python3-yaml chromium
+    curl wrk gnuplot-nox libjs-dygraphs python3 python3-yaml chromium
 )
 runtime=(
     liburing2 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libinih1 libcjson1
-    gnuplot-nox ca-certificates
+    gnuplot-nox libjs-dygraphs ca-certificates
 )
 case ${1:-} in
 "") pkgs=("${build[@]}" "${tools[@]}") ;;

@@ -750,6 +750,7 @@ static int run_all(struct matrix *mx)
             failed += strcmp(p->status, "ok") != 0;
         }
         fl__mx_write_runs(mx);
+        fl_mr_write_live(mx->dir, true); /* the page so far; the report ends it */
     }
     return failed;
 }

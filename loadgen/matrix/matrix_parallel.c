@@ -53,7 +53,7 @@
 #define MARGIN 0.70       /* share of the allowed CPUs the pairings may use */
 #define BEHIND_SHARE 0.01 /* achieved more than 1 % under offered */
 #define POLL_MS 50
-#define REFRESH_EVERY 10 /* sampling intervals between page rewrites */
+#define REFRESH_EVERY 5 /* sampling intervals between page rewrites */
 #define MAX_COLS 512
 
 /* A pairing's timeseries.csv, read as it grows. */
@@ -359,14 +359,14 @@ static bool poll_tail(struct par *pr, int i)
     return behind;
 }
 
-/* The page's single call site in the loop: the report without plots,
- * rebuilt from disk every REFRESH_EVERY sampling intervals. The live page
- * (with its reload) is to replace this call. */
+/* The page's single call site in the loop: the live index.html (charts,
+ * table so far, reloading itself) rebuilt from disk every REFRESH_EVERY
+ * sampling intervals; the report after the loop writes the final one. */
 static void refresh_page(const struct matrix *mx)
 {
-    char err[512];
-    if (fl_lg_report_dir(mx->dir, false, NULL, err, sizeof(err)))
-        fprintf(stderr, PROG ": report during the run: %s\n", err);
+    int rc = fl_mr_write_live(mx->dir, true);
+    if (rc && rc != -ENOENT)
+        fprintf(stderr, PROG ": live page: %s\n", strerror(-rc));
 }
 
 /* Spawns every server, then waits for each: false ones get p->error. */

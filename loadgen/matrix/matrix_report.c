@@ -1,8 +1,8 @@
-/* matrix_report.c - `fraglab-loadgen report DIR`: reads a matrix folder
- * (runs.json, each run's timeseries.csv through matrix_report_series.c and
- * summary.json, any of which may be partial while the matrix runs) and
- * computes each run's figures, its stair-steps and the ws/tpc ratios; the
- * writers do the rest. */
+/* matrix_report.c - `fraglab-loadgen report DIR` and the live page: reads
+ * a matrix folder (its runs through matrix_report_runs.c, each run's
+ * timeseries.csv through matrix_report_series.c and summary.json, any of
+ * which may be partial while the matrix runs) and computes each run's
+ * figures, its stair-steps and the ws/tpc ratios; the writers do the rest. */
 #include "matrix_report.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flags.h"
@@ -34,14 +35,6 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, n, fmt, ap);
     va_end(ap);
-}
-
-static cJSON *read_json(const char *path)
-{
-    char *text = fl__mr_slurp(path);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    return j;
 }
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -222,11 +215,23 @@ static void load_run(struct fl__mr_report *r, struct fl__mr_run *run)
     if (fl__mr_read_series(path, &s, run) == 0 && s.n > 0) {
         run->has_csv = true;
         figures(&s, run);
+        /* The charts' columns outlive the series: only these grow with the
+         * run's length once it is read. */
+        static const int keep[] = {
+#define FL_X(col) FL_LG_COL_##col,
+            FL__MR_KEEP(FL_X)
+#undef FL_X
+        };
+        for (int k = 0; k < FL__MR_NK; k++) {
+            run->keep[k] = s.v[keep[k]];
+            s.v[keep[k]] = NULL;
+        }
+        run->nkeep = s.n;
     }
     fl__mr_series_free(&s);
 
     snprintf(path, sizeof(path), "%s/%s/summary.json", r->dir, run->dir);
-    cJSON *sum = read_json(path);
+    cJSON *sum = fl__mr_read_json(path);
     if (!sum)
         return;
     cJSON_AddItemToArray(r->summaries, sum); /* keeps the strings alive */
@@ -290,6 +295,8 @@ static int ratios(struct fl__mr_report *r)
                 .mode = modes[m],
                 .peak = ratio(o->rss_peak, t->rss_peak),
                 .final = ratio(o->rss_idle, t->rss_idle),
+                .o = o,
+                .t = t,
             };
             fl__mr_compare(o, t, &x);
             /* A side without figures: no ratio. */
@@ -300,89 +307,9 @@ static int ratios(struct fl__mr_report *r)
     return 0;
 }
 
-/* DIR's last path component (of its real path when there is one). */
-static void folder_name(const char *dir, char *out, size_t len)
-{
-    char real[PATH_MAX];
-    const char *d = realpath(dir, real) ? real : dir;
-    size_t n = strlen(d);
-    while (n > 1 && d[n - 1] == '/')
-        n--;
-    const char *base = d + n;
-    while (base > d && base[-1] != '/')
-        base--;
-    snprintf(out, len, "%.*s", (int)(d + n - base), base);
-}
-
-/* One run's folder (`run --out`: timeseries.csv, summary.json, no
- * runs.json) reported as a matrix of that one run: the runs.json the matrix
- * would have written for it, from its summary.json (mode, allocator,
- * whether it was interrupted; "partial" without one). NULL when DIR holds
- * neither file. */
-static cJSON *single_run(const char *dir)
-{
-    char path[PATH_MAX], name[256];
-    snprintf(path, sizeof(path), "%s/summary.json", dir);
-    cJSON *sum = read_json(path);
-    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
-    if (!sum && access(path, F_OK) != 0)
-        return NULL;
-    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(sum, "server");
-    const char *mode = jstr(sv, "mode"), *policy = jstr(sv, "free_policy");
-    const char *alloc = jstr(sv, "allocator");
-    bool owner = mode && policy && !strcmp(mode, "ws") && !strcmp(policy, "owner");
-    const cJSON *interrupted = cJSON_GetObjectItemCaseSensitive(sum, "interrupted");
-    folder_name(dir, name, sizeof(name));
-    cJSON *root = cJSON_CreateObject(), *run = cJSON_CreateObject();
-    if (!run || !cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "runs"), run)) {
-        cJSON_Delete(run);
-        cJSON_Delete(root);
-        cJSON_Delete(sum);
-        return NULL;
-    }
-    cJSON_AddStringToObject(run, "name", name);
-    cJSON_AddStringToObject(run, "mode", owner ? "ws-owner" : mode && *mode ? mode : "unknown");
-    cJSON_AddStringToObject(run, "free_policy", policy && *policy ? policy : "unknown");
-    cJSON_AddStringToObject(run, "allocator", alloc && *alloc ? alloc : "unknown");
-    cJSON_AddStringToObject(run, "allocator_spec", alloc && *alloc ? alloc : "unknown");
-    cJSON_AddStringToObject(run, "dir", ".");
-    cJSON_AddStringToObject(run, "status",
-                            !sum                        ? "partial"
-                            : cJSON_IsTrue(interrupted) ? "interrupted"
-                                                        : "ok");
-    cJSON_AddNullToObject(run, "error");
-    cJSON_Delete(sum);
-    return root;
-}
-
-/* DIR/runs.json, or the one run of a run's folder, into r->runs_json. */
-static int read_runs(struct fl__mr_report *r, char *err, size_t errlen)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/runs.json", r->dir);
-    char *text = fl__mr_slurp(path);
-    if (!text && errno == ENOENT && (r->runs_json = single_run(r->dir)))
-        return 0;
-    if (!text) {
-        int e = errno;
-        seterr(err, errlen,
-               "%s: %s (DIR is a `fraglab-loadgen matrix` folder with runs.json, or one run's "
-               "folder with timeseries.csv and summary.json)",
-               path, strerror(e));
-        return -e;
-    }
-    r->runs_json = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs"))) {
-        seterr(err, errlen, "%s: not a matrix folder's runs.json (no \"runs\" array)", path);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static int load(struct fl__mr_report *r, char *err, size_t errlen)
 {
-    int rc = read_runs(r, err, errlen);
+    int rc = fl__mr_read_runs(r->dir, &r->runs_json, err, errlen);
     if (rc)
         return rc;
     const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->runs_json, "runs");
@@ -424,6 +351,17 @@ static int load(struct fl__mr_report *r, char *err, size_t errlen)
     return 0;
 }
 
+static void release(struct fl__mr_report *r)
+{
+    for (int i = 0; i < r->n; i++)
+        for (int k = 0; k < FL__MR_NK; k++)
+            free(r->runs[i].keep[k]);
+    cJSON_Delete(r->runs_json);
+    cJSON_Delete(r->summaries);
+    free(r->runs);
+    free(r->ratios);
+}
+
 int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, size_t errlen)
 {
     struct fl__mr_report r = {.dir = dir};
@@ -438,10 +376,38 @@ int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, si
         r.plots = fl__mr_plot(&r);
     if (rc == 0)
         rc = fl__mr_write_html(&r, err, errlen);
-    cJSON_Delete(r.runs_json);
-    cJSON_Delete(r.summaries);
-    free(r.runs);
-    free(r.ratios);
+    release(&r);
+    return rc;
+}
+
+bool fl__mr_live_due(double now, double last_end, double last_cost)
+{
+    return !(last_cost > 0) || now - last_end >= 9 * last_cost;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int fl_mr_write_live(const char *dir, bool running)
+{
+    /* When the last live page was done and what it cost: the matrix calls
+     * this often, and a page built from hours of rows is not free. */
+    static double last_end, last_cost;
+    double start = mono_s();
+    if (running && !fl__mr_live_due(start, last_end, last_cost))
+        return 0;
+    struct fl__mr_report r = {.dir = dir, .live = true, .running = running};
+    char err[512];
+    int rc = load(&r, err, sizeof(err));
+    if (rc == 0)
+        rc = fl__mr_write_html(&r, err, sizeof(err));
+    release(&r);
+    last_end = mono_s();
+    last_cost = last_end - start;
     return rc;
 }
 

@@ -18,4 +18,19 @@ int fl_lg_cmd_report(int argc, char **argv);
  * stderr, not a failure. */
 int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, size_t errlen);
 
+/* Rewrites DIR/index.html alone from what is on disk now, for a matrix
+ * under way: DIR/runs.json, or without one each DIR/runs/NAME/ holding a
+ * timeseries.csv or summary.json, each read as it is (a run without
+ * summary.json is partial). `running`: the page reloads itself every 5 s
+ * and says it is live; false: the final page, no reload (fl_lg_report_dir
+ * writes that too, with matrix.csv, matrix.json and the PNGs, which this
+ * never draws; PNGs already beside the page are shown). The page is
+ * written to a temporary file and renamed over index.html, so a browser
+ * never reads half of one. Call it as often as you like: while `running`,
+ * a call made before nine times the last write's duration has passed
+ * since it ended returns 0 without writing, which keeps the page under a
+ * tenth of a CPU however long the run. Prints nothing; 0, or -errno (a
+ * folder that holds no run yet is -ENOENT). One caller at a time. */
+int fl_mr_write_live(const char *dir, bool running);
+
 #endif

@@ -1,15 +1,20 @@
-/* matrix_report_html.c - DIR/index.html: one static page with no outside
- * resources (inline CSS, the PNGs beside it); everything read from the
- * folder is HTML-escaped. */
+/* matrix_report_html.c - DIR/index.html: one page with no outside
+ * resources (inline CSS, the charts' script and data inline through
+ * matrix_report_charts.c, the PNGs beside it); everything read from the
+ * folder is HTML-escaped. The live page (fl_mr_write_live) reloads itself;
+ * every page replaces the last by a rename. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "matrix_report_internal.h"
 
-static void esc(FILE *f, const char *s)
+void fl__mr_esc(FILE *f, const char *s)
 {
     for (; s && *s; s++)
         switch (*s) {
@@ -47,7 +52,12 @@ static const char css[] = "body{font-family:sans-serif;margin:2em;max-width:80em
                           "span.drift{display:block;white-space:normal;color:#a40;font-size:90%}"
                           "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
                           "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
-                          "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}";
+                          "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}"
+                          "p.live{background:#eef6ff;border:1px solid #9bd;padding:.4em .6em}"
+                          ".chart{width:100%;height:300px}.toggles{font-size:85%;margin:.3em 0}"
+                          ".toggles label{margin-right:1em;white-space:nowrap}"
+                          ".dygraph-legend{font-size:80%!important;width:auto!important;"
+                          "background:rgba(255,255,255,.9)!important}";
 
 #define MIB (1024.0 * 1024.0)
 
@@ -69,7 +79,7 @@ static void td_num(FILE *f, double v, int prec, const char *suffix)
 static void td_str(FILE *f, const char *s)
 {
     fputs("<td class=\"l\">", f);
-    esc(f, s ? s : "?");
+    fl__mr_esc(f, s ? s : "?");
     fputs("</td>", f);
 }
 
@@ -79,17 +89,17 @@ static void td_alloc(FILE *f, const struct fl__mr_run *run, bool notes)
 {
     char note[160];
     fputs("<td class=\"l alloc\">", f);
-    esc(f, run->spec ? run->spec : run->allocator ? run->allocator : "?");
+    fl__mr_esc(f, run->spec ? run->spec : run->allocator ? run->allocator : "?");
     fl__mr_drift_note(run, note, sizeof(note));
     if (notes && note[0]) {
         fputs("<span class=\"drift\">", f);
-        esc(f, note);
+        fl__mr_esc(f, note);
         fputs("</span>", f);
     }
     fl__mr_oom_note(run, note, sizeof(note));
     if (notes && note[0]) {
         fputs("<span class=\"drift\">", f);
-        esc(f, note);
+        fl__mr_esc(f, note);
         fputs("</span>", f);
     }
     fputs("</td>", f);
@@ -136,7 +146,7 @@ static void table(FILE *f, const struct fl__mr_report *r)
         const struct fl__mr_run *run = &r->runs[i];
         row_start(f, run, "run", true);
         fputs("<td class=\"l\">", f);
-        esc(f, run->status ? run->status : "?");
+        fl__mr_esc(f, run->status ? run->status : "?");
         fputs(run_partial(run) ? " (partial)</td>" : "</td>", f);
         td_num(f, run->rps, 0, "");
         td_num(f, run->p99_us, 0, "");
@@ -214,13 +224,13 @@ static void ratios(FILE *f, const struct fl__mr_report *r)
         fputs("<tr class=\"ratio\">", f);
         td_str(f, x->allocator);
         fputs("<td class=\"l\">", f);
-        esc(f, x->mode);
+        fl__mr_esc(f, x->mode);
         fputs("/tpc</td><td class=\"l\">", f);
         if (x->comparable)
             fputs("yes", f);
         else {
             fputs("not comparable: ", f);
-            esc(f, x->why);
+            fl__mr_esc(f, x->why);
         }
         fputs("</td>", f);
         double v[] = {x->over_peak, x->over_steady, x->over_idle, x->peak, x->final};
@@ -241,33 +251,41 @@ static void pictures(FILE *f, const struct fl__mr_report *r)
         {"alloc.png", "allocated and resident bytes over time"},
         {"bars.png", "RSS peak, steady and after idle, and throughput, per run"}};
     fputs("<h2>Pictures</h2>\n", f);
-    if (!r->plots) {
+    if (r->live && r->running) {
+        fputs("<p>The pictures are drawn when the matrix ends; the charts above are live.</p>\n",
+              f);
+        return;
+    }
+    if (!r->plots && !r->live) {
         fputs("<p>No plots this time (<code>--no-plots</code>, or gnuplot missing or failed: "
               "see <code>plots.log</code>).</p>\n",
               f);
         return;
     }
+    int shown = 0;
     for (size_t i = 0; i < sizeof(pngs) / sizeof(pngs[0]); i++) {
         char path[PATH_MAX];
         struct stat st;
         snprintf(path, sizeof(path), "%s/%s", r->dir, pngs[i][0]);
-        if (stat(path, &st) == 0 && st.st_size > 0)
+        if (stat(path, &st) == 0 && st.st_size > 0 && ++shown)
             fprintf(f, "<figure><img src=\"%s\" alt=\"%s\"><figcaption>%s</figcaption></figure>\n",
                     pngs[i][0], pngs[i][1], pngs[i][1]);
     }
+    if (!shown && r->live)
+        fputs("<p>No pictures yet: <code>fraglab-loadgen report DIR</code> draws them.</p>\n", f);
 }
 
 static void steps(FILE *f, const struct fl__mr_report *r)
 {
     fputs("<h2>Stair-steps</h2>\n<p>", f);
-    esc(f, fl__mr_step_rule);
+    fl__mr_esc(f, fl__mr_step_rule);
     fputs("</p>\n<ul id=\"steps\">\n", f);
     for (int i = 0; i < r->n; i++) {
         const struct fl__mr_run *run = &r->runs[i];
         if (!run->nsteps)
             continue;
         fputs("<li>", f);
-        esc(f, run->name);
+        fl__mr_esc(f, run->name);
         fprintf(f, ": %d step%s:", run->nsteps, run->nsteps == 1 ? "" : "s");
         for (int s = 0; s < run->nsteps && s < FL__MR_MAX_STEPS; s++) {
             char a[32], b[32];
@@ -279,7 +297,7 @@ static void steps(FILE *f, const struct fl__mr_report *r)
         fl__mr_drift_note(run, note, sizeof(note));
         if (note[0]) {
             fputs(" <span class=\"drift\">&mdash; not fragmentation alone: ", f);
-            esc(f, note);
+            fl__mr_esc(f, note);
             fputs("</span>", f);
         }
         fputs("</li>\n", f);
@@ -298,11 +316,11 @@ static void failures(FILE *f, const struct fl__mr_report *r)
             fputs("<h2>Runs that did not complete</h2>\n<ul id=\"failed\">\n", f);
         any = true;
         fputs("<li><b>", f);
-        esc(f, run->name);
+        fl__mr_esc(f, run->name);
         fputs("</b> (", f);
-        esc(f, run->status ? run->status : "?");
+        fl__mr_esc(f, run->status ? run->status : "?");
         fputs("): ", f);
-        esc(f, run->error ? run->error : "no error recorded");
+        fl__mr_esc(f, run->error ? run->error : "no error recorded");
         fputs("</li>\n", f);
     }
     if (any)
@@ -312,16 +330,16 @@ static void failures(FILE *f, const struct fl__mr_report *r)
 static void kv(FILE *f, const char *k, const cJSON *v)
 {
     fputs("<tr><th class=\"l\">", f);
-    esc(f, k);
+    fl__mr_esc(f, k);
     fputs("</th><td class=\"l\">", f);
     if (cJSON_IsString(v)) {
-        esc(f, v->valuestring);
+        fl__mr_esc(f, v->valuestring);
     } else if (cJSON_IsArray(v)) {
         const cJSON *it;
         fputs("<code>", f);
         cJSON_ArrayForEach(it, v)
         {
-            esc(f, cJSON_IsString(it) ? it->valuestring : "?");
+            fl__mr_esc(f, cJSON_IsString(it) ? it->valuestring : "?");
             fputc(' ', f);
         }
         fputs("</code>", f);
@@ -347,13 +365,13 @@ static void manifest(FILE *f, const struct fl__mr_report *r)
         if (!run->alloc_name)
             continue;
         fputs("<tr><th class=\"l\">allocator of ", f);
-        esc(f, run->name);
+        fl__mr_esc(f, run->name);
         fputs("</th><td class=\"l\">", f);
-        esc(f, run->alloc_name);
+        fl__mr_esc(f, run->alloc_name);
         fputc(' ', f);
-        esc(f, run->alloc_version ? run->alloc_version : "");
+        fl__mr_esc(f, run->alloc_version ? run->alloc_version : "");
         fputs(" (spec <code>", f);
-        esc(f, run->spec);
+        fl__mr_esc(f, run->spec);
         fputs("</code>)</td></tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -382,26 +400,39 @@ static const char how_to_read[] =
     "that the kernel has not yet reclaimed. Yellow rows are partial (still running), red ones "
     "failed.</p>\n";
 
-int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen)
+/* What the live page is, under its title. */
+static void live_note(FILE *f, const struct fl__mr_report *r)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/index.html", r->dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
+    int with = 0;
+    for (int i = 0; i < r->n; i++)
+        with += r->runs[i].has_csv;
+    char at[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
+    fprintf(f,
+            "<p class=\"live\" id=\"live\">Live: written at %s from what is on disk, %d of %d "
+            "pairing%s with samples so far; this page reloads itself every %d s (zoom and hidden "
+            "series are kept) and stops when the matrix ends.</p>\n",
+            at, with, r->n, r->n == 1 ? "" : "s", FL__MR_LIVE_REFRESH_S);
+}
+
+static void page(FILE *f, const struct fl__mr_report *r)
+{
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r->runs_json, "scenario");
     const char *name = cJSON_IsString(sc) ? sc->valuestring : "?";
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fraglab "
-          "matrix: ",
-          f);
-    esc(f, name);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">", f);
+    if (r->live && r->running)
+        fprintf(f, "<meta http-equiv=\"refresh\" content=\"%d\">", FL__MR_LIVE_REFRESH_S);
+    fputs("<title>fraglab matrix: ", f);
+    fl__mr_esc(f, name);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>fraglab matrix: ", css);
-    esc(f, name);
+    fl__mr_esc(f, name);
     fputs("</h1>\n", f);
+    if (r->live && r->running)
+        live_note(f, r);
     table(f, r);
+    fl__mr_write_charts(f, r);
     detail(f, r);
     ratios(f, r);
     pictures(f, r);
@@ -410,10 +441,39 @@ int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen)
     manifest(f, r);
     fputs(how_to_read, f);
     fputs("</body></html>\n", f);
+}
+
+int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/index.html", r->dir);
+    snprintf(tmp, sizeof(tmp), "%s/.index.html.XXXXXX", r->dir);
+    /* A name of its own (mkstemp), so `report DIR` run by hand while the
+     * matrix writes its live page cannot interleave with it. */
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+        return -e;
+    }
+    fchmod(fd, 0644); /* mkstemp's 0600 would hide the page from a web server */
+    page(f, r);
     bool bad = ferror(f);
     if (fclose(f) != 0 || bad) {
-        snprintf(err, errlen, "%s: write failed", path);
+        unlink(tmp);
+        snprintf(err, errlen, "%s: write failed", tmp);
         return -EIO;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
     }
     return 0;
 }

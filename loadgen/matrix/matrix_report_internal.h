@@ -53,6 +53,20 @@
 enum { FL__MR_NDETAIL = 0 FL__MR_DETAIL(FL_X) };
 #undef FL_X
 
+/* The columns the charts of index.html draw, kept from a run's series
+ * (struct fl__mr_run's `keep`, FL__MR_K_* order). */
+#define FL__MR_KEEP(X) X(t_s) X(rss_bytes) X(allocated_bytes) X(rps) X(p99_us)
+#define FL_X(col) FL__MR_K_##col,
+enum { FL__MR_KEEP(FL_X) FL__MR_NK };
+#undef FL_X
+
+/* The charts draw at most this many points per series: a four-hour run
+ * sampled every 500 ms (28,800 rows) is drawn from 5,000 buckets of 2.9 s,
+ * so the page stays near 2 MiB whatever the run's length. */
+#define FL__MR_CHART_POINTS 5000
+/* Seconds between the live page's reloads. */
+#define FL__MR_LIVE_REFRESH_S 5
+
 /* A run's series holds every fixed column of timeseries.csv (columns.h,
  * found by header name, FL_LG_COL_* order), then two that are no column:
  * IDLE is 1 for an idle-tail row, PHASE_ID the row's phase numbered in
@@ -118,6 +132,9 @@ struct fl__mr_run {
     int col_heap, col_detail[FL__MR_NDETAIL];
     const char *heap_basis;
     double stack_max;
+    /* The charts' columns, taken over from the series (NULL: no rows). */
+    double *keep[FL__MR_NK];
+    size_t nkeep;
 };
 
 /* Memory of mode `num` over tpc under one allocator. */
@@ -128,6 +145,7 @@ struct fl__mr_ratio {
     double rps_diff, live_diff;               /* |a - b| / max(a, b) */
     bool comparable;                          /* same load, about the same live data */
     char why[96];                             /* when not: "throughput differs 7.3 %" */
+    const struct fl__mr_run *o, *t;           /* the two runs, in the report's runs[] */
 };
 
 struct fl__mr_report {
@@ -140,13 +158,27 @@ struct fl__mr_report {
     struct fl__mr_ratio *ratios;
     int nratios;
     bool plots; /* the PNGs were made this time */
+    /* Written by fl_mr_write_live: `running` reloads itself every
+     * FL__MR_LIVE_REFRESH_S; neither draws the PNGs. */
+    bool live, running;
 };
 
 /* The stair-step rule, as the page, the README and matrix.json state it. */
 extern const char fl__mr_step_rule[];
 
+/* Whether fl_mr_write_live writes now: the last write (ended at
+ * `last_end`, took `last_cost` s; 0: none yet) is past nine times its cost. */
+bool fl__mr_live_due(double now, double last_end, double last_cost);
+
 /* Whole file, NUL-terminated; NULL with errno. */
 char *fl__mr_slurp(const char *path);
+/* A JSON file parsed; NULL when missing or not JSON. */
+cJSON *fl__mr_read_json(const char *path);
+/* DIR/runs.json into *out; without one, the runs.json a matrix would have
+ * written for DIR/runs/'s folders (a matrix under way or killed before its
+ * first write), else for DIR as one run's folder. 0, or -errno with one
+ * line in `err`. */
+int fl__mr_read_runs(const char *dir, cJSON **out, char *err, size_t errlen);
 /* Reads a run's timeseries.csv into `s` and the run's 1-based columns that
  * gnuplot needs; 0 or -errno. */
 int fl__mr_read_series(const char *path, struct fl__mr_series *s, struct fl__mr_run *run);
@@ -173,11 +205,37 @@ extern const int fl__mr_detail_cols[FL__MR_NDETAIL];
 int fl__mr_write_csv(const struct fl__mr_report *r, char *err, size_t errlen);
 int fl__mr_write_json(const struct fl__mr_report *r, char *err, size_t errlen);
 void fl__mr_print_table(FILE *f, const struct fl__mr_report *r);
+/* DIR/index.html, written to a temporary file and renamed over it, so a
+ * browser reloading the live page never reads half of one. */
 int fl__mr_write_html(const struct fl__mr_report *r, char *err, size_t errlen);
+/* The page's interactive charts (RSS, live data, overhead, ratios,
+ * throughput, p99), with dygraphs inlined from FL__MR_DYGRAPHS_DIR; a
+ * line saying what is missing when it is not installed. */
+void fl__mr_write_charts(FILE *f, const struct fl__mr_report *r);
+
+/* Where Debian's libjs-dygraphs puts dygraph.min.js and dygraph.min.css;
+ * the environment variable FRAGLAB_DYGRAPHS_DIR overrides it. */
+#define FL__MR_DYGRAPHS_DIR "/usr/share/javascript/dygraphs"
+
+/* How a bucket folds its rows: the largest (memory, latency: a spike is
+ * never averaged away) or their mean (throughput). */
+enum fl__mr_fold { FL__MR_FOLD_MAX, FL__MR_FOLD_MEAN };
+/* The charts' time grid: the sampling interval, widened so that [0, t_end]
+ * takes at most `max_points` buckets. */
+double fl__mr_bucket_width(double t_end, double interval, size_t max_points);
+/* The number of buckets of width w over [0, t_end]. */
+size_t fl__mr_buckets(double t_end, double w);
+/* Folds rows (t[i], v[i]) into out[0..nb): bucket k holds the rows with
+ * round(t / w) == k (clamped to the grid), NAN when it holds none; rows
+ * with a NAN are skipped. 0 or -ENOMEM. */
+int fl__mr_downsample(const double *t, const double *v, size_t n, double w, enum fl__mr_fold fold,
+                      double *out, size_t nb);
 /* Writes DIR/plots.gp and runs gnuplot in DIR; true when the PNGs were made.
  * Failures are one warning line on stderr. */
 bool fl__mr_plot(const struct fl__mr_report *r);
 
+/* `s` HTML-escaped into f (NULL: nothing). */
+void fl__mr_esc(FILE *f, const char *s);
 /* "12.3 MiB" or "n/a". */
 void fl__mr_fmt_bytes(char *b, size_t n, double v);
 /* "%.*f" or "" for NAN; into b. */

@@ -270,11 +270,17 @@ static char *slurp(const char *root, const char *name)
     FILE *f = fopen(p, "r");
     if (!f)
         return NULL;
-    static char buf[1 << 17];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    /* Whole: the page inlines dygraphs (130 KiB) when it is installed. */
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    while ((n += fread(buf + n, 1, cap - n - 1, f)) == cap - 1) {
+        buf = realloc(buf, cap *= 2);
+        assert_non_null(buf);
+    }
     fclose(f);
     buf[n] = '\0';
-    return strdup(buf);
+    return buf;
 }
 
 /* The cell of matrix.csv in the row named `name` under column `col`
@@ -447,7 +453,7 @@ static void test_html(void **state)
         rows++;
     assert_int_equal(rows, 5);
     assert_non_null(strstr(html, "refused: &lt;script&gt;x&lt;/script&gt; &amp; gone"));
-    assert_null(strstr(html, "<script>"));
+    assert_null(strstr(html, "<script>x</script>"));
     assert_non_null(strstr(html, "always [madvise] never"));
     assert_non_null(strstr(html, "How to read this"));
     assert_null(strstr(html, "<img")); /* plots = false */
