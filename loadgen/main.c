@@ -490,8 +490,12 @@ static int ask_server(struct coord *co)
         fl_lg_monitor_sample(&co->mon, &co->last, &co->info);
     if (!co->pid && !o->no_sample && co->info.known && co->info.pid > 0 &&
         fl_lg_is_loopback((const struct sockaddr *)&run->target)) {
+        /* The pid is only this machine's if that process owns the listener
+         * we talk to: a server in another pid namespace would have us
+         * sample whatever process has its number here. */
         struct fl_procmem m;
-        if (fl_procmem_read((pid_t)co->info.pid, &m) == 0)
+        if (fl_procmem_read((pid_t)co->info.pid, &m) == 0 &&
+            fl_lg_pid_listens((pid_t)co->info.pid, (const struct sockaddr *)&run->target))
             co->pid = (pid_t)co->info.pid;
     }
     co->mon.pid = co->pid;

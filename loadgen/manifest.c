@@ -125,6 +125,13 @@ static void add_server(cJSON *root, const struct fl_lg_result *r, const struct f
         copy(o, stats, keys[i]);
     add_pinning(o, stats);
     copy(o, stats, "allocator");
+    /* Where the process figures (RSS ...) came from: this machine's
+     * /proc/PID, or, for a server in another pid namespace or host, its
+     * own /stats (and no CPU time then); null under --no-sample. */
+    if (r->last)
+        cJSON_AddStringToObject(o, "memory_from", mon->pid > 0 ? "proc" : "stats");
+    else
+        cJSON_AddNullToObject(o, "memory_from");
     copy(o, stats, "host");
     copy(o, stats, "config");
     cJSON_Delete(stats);

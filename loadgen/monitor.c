@@ -2,6 +2,7 @@
 #include "monitor.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -25,6 +26,60 @@ bool fl_lg_is_loopback(const struct sockaddr *addr)
         return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
     return false;
+}
+
+#define MAX_LISTENERS 1024 /* tpc: one SO_REUSEPORT socket per worker */
+
+/* Inodes of the sockets listening on `port` in /proc/net/tcp or tcp6 (this
+ * network namespace's), appended to ino[*n]. */
+static void listeners(const char *table, unsigned port, unsigned long *ino, size_t *n)
+{
+    FILE *f = fopen(table, "re");
+    if (!f)
+        return;
+    char line[512];
+    while (*n < MAX_LISTENERS && fgets(line, sizeof(line), f)) {
+        unsigned lport, st;
+        unsigned long inode;
+        /* sl local:port remote:port st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line,
+                   " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                   &lport, &st, &inode) == 3 &&
+            lport == port && st == 0x0A /* TCP_LISTEN */ && inode)
+            ino[(*n)++] = inode;
+    }
+    fclose(f);
+}
+
+bool fl_lg_pid_listens(pid_t pid, const struct sockaddr *addr)
+{
+    unsigned port = addr->sa_family == AF_INET6
+                        ? ntohs(((const struct sockaddr_in6 *)addr)->sin6_port)
+                        : ntohs(((const struct sockaddr_in *)addr)->sin_port);
+    unsigned long ino[MAX_LISTENERS];
+    size_t n = 0;
+    listeners("/proc/net/tcp", port, ino, &n);
+    listeners("/proc/net/tcp6", port, ino, &n);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = n ? opendir(path) : NULL;
+    if (!d)
+        return false; /* no listener here, or not ours to look at */
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char link[64];
+        ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+        unsigned long inode;
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        if (sscanf(link, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < n && !found; i++)
+            found = ino[i] == inode;
+    }
+    closedir(d);
+    return found;
 }
 
 /* Waits for fd to be ready for `events` until `deadline_ms` of

@@ -60,7 +60,14 @@ void fl_lg_monitor_sample(struct fl_lg_monitor *m, struct fl_lg_sample *s,
 int fl_lg_http_get(const struct sockaddr *addr, socklen_t len, const char *host, const char *path,
                    int timeout_ms, char **body);
 
-/* Whether addr is a loopback address (its pid is then this machine's). */
+/* Whether addr is a loopback address (its pid may then be this machine's). */
 bool fl_lg_is_loopback(const struct sockaddr *addr);
+
+/* Whether process `pid`, as this machine numbers it, is the one listening on
+ * addr's port here: one of its descriptors is a listening TCP socket of that
+ * port in /proc/net/tcp{,6}. A server in another pid namespace (a container
+ * sharing or forwarding the port) reports a pid that names another process
+ * here, or none; its memory must then come from its /stats. */
+bool fl_lg_pid_listens(pid_t pid, const struct sockaddr *addr);
 
 #endif

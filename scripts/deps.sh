@@ -13,9 +13,11 @@ build=(
     liburing-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
     node-llhttp libinih-dev libcjson-dev libcmocka-dev
 )
+# prometheus: tests/docker/suite_prometheus.py runs its binary with a config
+# of its own (the package's service is not used).
 tools=(
     clang clang-format libclang-rt-14-dev
-    curl wrk gnuplot-nox libjs-dygraphs python3 python3-yaml chromium
+    curl wrk gnuplot-nox libjs-dygraphs python3 python3-yaml chromium prometheus
 )
 runtime=(
     liburing2 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libinih1 libcjson1

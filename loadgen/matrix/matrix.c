@@ -26,6 +26,7 @@
 
 #include "flags.h"
 #include "matrix_internal.h"
+#include "matrix_prom.h"
 #include "matrix_report.h"
 #include "monitor.h"
 #include "paths.h"
@@ -553,10 +554,12 @@ static void run_pairing(struct pairing *p, const struct mopts *o, const char *di
         fprintf(stderr, "failed: %s\n", p->error);
         return;
     }
+    fl_matrix_prom_add(dir, p->name, sv.port);
     snprintf(llog, sizeof(llog), "%s/loadgen.log", rdir);
     int code = run_loadgen(p, o, loadgen, rdir, &sv, llog);
     bool server_alive = waitpid(sv.pid, NULL, WNOHANG) == 0;
     fl__mx_stop_server(sv.pid);
+    fl_matrix_prom_remove(dir, p->name);
     if (code < 0) {
         fprintf(stderr, "failed: %s\n", p->error);
         return;

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "matrix_internal.h"
+#include "matrix_prom.h"
 #include "matrix_report.h"
 #include "paths.h"
 #include "scenario.h"
@@ -382,9 +383,10 @@ static void start_servers(struct par *pr)
     }
     for (int i = 0; i < mx->n; i++) {
         struct pairing *p = &mx->pairs[i];
-        if (up[i] && fl__mx_await_server(p, mx->o, &pr->lv[i].sv))
+        if (up[i] && fl__mx_await_server(p, mx->o, &pr->lv[i].sv)) {
             p->status = "starting";
-        else
+            fl_matrix_prom_add(mx->dir, p->name, pr->lv[i].sv.port);
+        } else
             fprintf(stderr, "[%d/%d] %s %s: failed: %s\n", i + 1, mx->n, p->mode, p->alloc_spec,
                     p->error);
     }
@@ -406,6 +408,7 @@ static void start_runs(struct par *pr)
             l->run = 0;
             p->status = "failed";
             fl__mx_stop_server(l->sv.pid);
+            fl_matrix_prom_remove(mx->dir, p->name);
             continue;
         }
         p->status = "running";
@@ -425,6 +428,7 @@ static void finish(struct par *pr, int i, int st)
     poll_tail(pr, i);
     bool server_alive = waitpid(l->sv.pid, NULL, WNOHANG) == 0;
     fl__mx_stop_server(l->sv.pid);
+    fl_matrix_prom_remove(mx->dir, p->name);
     p->status = "failed";
     fl__mx_judge(p, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), server_alive, l->sv.log,
                  l->llog);

@@ -4,7 +4,11 @@ engine: the seccomp profile is Docker's default plus io_uring (not
 unconfined), compose.yaml parses and wires the profile, ulimits and results
 volume, the Dockerfile builds with the project's own dependency script, and
 the runtime stage installs a package for every shared library the binaries
-load (allocators included).
+load (allocators included). The `watch` profile: Prometheus and Grafana on
+the host's loopback only, prometheus.yml's file_sd reading the file the
+watched matrix writes (same volume, same path), Grafana provisioned with
+that Prometheus and the dashboard, whose every query names only metrics
+the server exports and labels the targets carry.
 
 usage: test_docker_files.py --root REPO --server BIN --loadgen BIN
 Prints `ok CHECK` / `FAIL CHECK: why`; exit 0 all passed, 1 otherwise,
@@ -12,9 +16,11 @@ Prints `ok CHECK` / `FAIL CHECK: why`; exit 0 all passed, 1 otherwise,
 """
 
 import argparse
+import fnmatch
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -75,7 +81,8 @@ def compose(root):
         doc = yaml.safe_load(f)
     svcs = doc.get("services", {})
     check("compose_services", {"server", "loadgen", "matrix"} <= set(svcs), f"services {sorted(svcs)}")
-    for name, s in svcs.items():
+    ours = {n: s for n, s in svcs.items() if s.get("image") == "fraglab:latest"}
+    for name, s in ours.items():
         opts = s.get("security_opt", [])
         prof = [o.split("=", 1)[1] for o in opts if o.startswith("seccomp=")]
         check(f"compose_{name}_seccomp",
@@ -88,6 +95,180 @@ def compose(root):
               f"volumes {s.get('volumes')}")
     lg = " ".join(svcs.get("loadgen", {}).get("command", []))
     check("compose_loadgen_targets_server", "--target server:8080" in lg, f"command {lg!r}")
+    return svcs
+
+
+# What the matrix writes (loadgen/matrix/matrix_prom.c) and the labels it puts
+# on each target group; Prometheus adds job and instance.
+TARGETS_FILE = "prometheus-targets.json"
+TARGET_LABELS = {"pairing", "mode", "allocator", "free_policy", "scenario", "job", "instance"}
+
+
+def host_path(svc, container_path):
+    """The compose-relative host path mounted at container_path, or None."""
+    for v in svc.get("volumes", []):
+        parts = str(v).split(":")
+        if len(parts) >= 2 and (container_path == parts[1]
+                                or container_path.startswith(parts[1].rstrip("/") + "/")):
+            return os.path.normpath(parts[0] + container_path[len(parts[1]):])
+    return None
+
+
+def flag(cmd, name):
+    """--name=value or --name value from a command list."""
+    for i, a in enumerate(cmd):
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+        if a == name and i + 1 < len(cmd):
+            return cmd[i + 1]
+    return None
+
+
+def seconds(d):
+    m = re.fullmatch(r"(\d+)(ms|s|m)", str(d))
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)] if m else None
+
+
+def watch_compose(root, svcs):
+    """Returns (prometheus.yml's host path, the matrix's targets file as
+    Prometheus sees it), checking the services of the watch profile."""
+    names = {"matrix-watch", "prometheus", "grafana"}
+    check("watch_services", names <= set(svcs), f"services {sorted(svcs)}")
+    prom, graf, mw = (svcs.get(n, {}) for n in ("prometheus", "grafana", "matrix-watch"))
+    for n in sorted(names):
+        s = svcs.get(n, {})
+        check(f"watch_{n}_profile", s.get("profiles") == ["watch"], f"profiles {s.get('profiles')}")
+    for n, want in (("prometheus", "9090"), ("grafana", "3000")):
+        ports = [str(p) for p in svcs.get(n, {}).get("ports", [])]
+        check(f"watch_{n}_loopback", ports == [f"127.0.0.1:{want}:{want}"],
+              f"ports {ports}: want 127.0.0.1:{want}:{want} only")
+        image = svcs.get(n, {}).get("image", "")
+        check(f"watch_{n}_pinned", re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", image or ""),
+              f"image {image!r}: pin a version")
+    check("watch_images", prom.get("image", "").startswith("prom/prometheus:")
+          and graf.get("image", "").startswith("grafana/grafana-oss:"), "images")
+    # The matrix's servers listen on its loopback: Prometheus must share it.
+    check("watch_matrix_netns", mw.get("network_mode") == "service:prometheus",
+          f"network_mode {mw.get('network_mode')!r}")
+    check("watch_matrix_is_fraglab", mw.get("image") == "fraglab:latest"
+          and mw.get("entrypoint") == ["fraglab-loadgen"], "matrix-watch runs fraglab-loadgen")
+    out = flag(mw.get("command", []), "--out")
+    check("watch_matrix_out", mw.get("command", [""])[0] == "matrix" and out, "matrix --out DIR")
+    # The file the matrix writes, seen from Prometheus: same host folder.
+    host_out = host_path(mw, out or "/nonexistent")
+    targets_in_prom = None
+    for v in prom.get("volumes", []):
+        parts = str(v).split(":")
+        if host_out and len(parts) >= 2 and host_out.startswith(os.path.normpath(parts[0]) + "/"):
+            targets_in_prom = parts[1] + host_out[len(os.path.normpath(parts[0])):] + "/" + TARGETS_FILE
+    check("watch_results_shared", targets_in_prom, f"prometheus does not mount {host_out}")
+    conf = flag(prom.get("command", []), "--config.file")
+    conf_host = host_path(prom, conf or "/nonexistent")
+    check("watch_prometheus_config", conf_host and os.path.isfile(os.path.join(root, "docker", conf_host)),
+          f"--config.file {conf} is not a file mounted from docker/")
+    listen = flag(prom.get("command", []), "--web.listen-address") or "0.0.0.0:9090"
+    check("watch_prometheus_port", listen.endswith(":9090"), f"listens on {listen}")
+    return (os.path.join(root, "docker", conf_host) if conf_host else None), targets_in_prom
+
+
+def prometheus_yml(path, targets):
+    """prometheus.yml scrapes the file the matrix writes, in the compose's
+    interval range, with patterns Prometheus accepts; promtool agrees."""
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    interval = seconds(doc.get("global", {}).get("scrape_interval", "1m"))
+    check("prom_interval", interval and 1 <= interval <= 5, f"scrape_interval {interval}s")
+    files = [p for job in doc.get("scrape_configs", []) for sd in job.get("file_sd_configs", [])
+             for p in sd.get("files", [])]
+    # Prometheus: "the last path segment may contain a single *".
+    check("prom_file_patterns", files and all("*" not in os.path.dirname(p) and p.count("*") <= 1
+                                              for p in files), f"files {files}")
+    check("prom_reads_matrix_targets", targets and any(fnmatch.fnmatchcase(targets, p) for p in files),
+          f"no file_sd pattern matches {targets}")
+    jobs = [j for j in doc.get("scrape_configs", []) if j.get("file_sd_configs")]
+    check("prom_metrics_path", jobs and all(j.get("metrics_path", "/metrics") == "/metrics" for j in jobs),
+          "scrape /metrics")
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "config", path], capture_output=True, text=True)
+        check("prom_promtool", r.returncode == 0, (r.stdout + r.stderr).strip())
+
+
+def exported_metrics(root):
+    """fraglab_* names the server's /metrics renders (server/stats.c), from
+    the lists it walks: FL_COUNTERS, FL_ALLOC_STATS_FIELDS and its own
+    families."""
+    names = set()
+    with open(os.path.join(root, "server/counters.h")) as f:
+        names |= set(re.findall(r'X\(\w+, "(\w+)", (?:counter|gauge)', f.read()))
+    with open(os.path.join(root, "alloc/fl_alloc.h")) as f:
+        names |= set(re.findall(r'X\(\w+, "(\w+)",', f.read()))
+    with open(os.path.join(root, "server/stats.c")) as f:
+        text = f.read()
+        names |= set(re.findall(r'(?:put_gauge\(&?b|family\(b), "(\w+)"', text))
+    return {"fraglab_" + n for n in names}
+
+
+def grafana(root, svcs):
+    """Provisioning: the data source is the prometheus service, the provider
+    loads the dashboards folder; the dashboard queries real metrics."""
+    graf = svcs.get("grafana", {})
+    prov = host_path(graf, "/etc/grafana/provisioning")
+    check("grafana_provisioning_mounted", prov and os.path.isdir(os.path.join(root, "docker", prov)),
+          f"no docker/ folder mounted at /etc/grafana/provisioning ({prov})")
+    if not prov:
+        return
+    prov = os.path.join(root, "docker", prov)
+    with open(os.path.join(prov, "datasources/prometheus.yaml")) as f:
+        ds = yaml.safe_load(f)["datasources"]
+    check("grafana_datasource", len(ds) == 1 and ds[0]["type"] == "prometheus"
+          and ds[0]["url"] == "http://prometheus:9090", f"datasources {ds}")
+    uid = ds[0].get("uid") if ds else None
+    with open(os.path.join(prov, "dashboards/fraglab.yaml")) as f:
+        providers = yaml.safe_load(f)["providers"]
+    dpath = providers[0].get("options", {}).get("path") if providers else None
+    dhost = host_path(graf, dpath or "/nonexistent")
+    ddir = os.path.join(root, "docker", dhost) if dhost else None
+    boards = sorted(p for p in os.listdir(ddir) if p.endswith(".json")) if ddir and os.path.isdir(ddir) else []
+    check("grafana_provider_path", boards, f"provider path {dpath}: no dashboards mounted there")
+    metrics = exported_metrics(root)
+    check("server_metrics_listed", {"fraglab_rss_bytes", "fraglab_allocator_allocated_bytes",
+                                    "fraglab_requests_total"} <= metrics, f"{sorted(metrics)[:5]}...")
+    for b in boards:
+        dashboard(os.path.join(ddir, b), uid, metrics)
+
+
+def dashboard(path, uid, metrics):
+    name = os.path.basename(path)
+    with open(path) as f:
+        d = json.load(f)
+    check(f"dashboard_{name}_model", d.get("uid") and d.get("title") and d.get("panels"), "uid, title, panels")
+    exprs, titles = [], []
+    for p in d.get("panels", []):
+        titles.append(p.get("title", "").lower())
+        check(f"dashboard_{name}_gridpos_{p.get('id')}", {"x", "y", "w", "h"} <= set(p.get("gridPos", {})),
+              "every panel has a gridPos")
+        for t in p.get("targets", []):
+            exprs.append(t.get("expr", ""))
+            ds = t.get("datasource", p.get("datasource", {}))
+            check(f"dashboard_{name}_ds_{p.get('id')}{t.get('refId')}", ds.get("uid") == uid,
+                  f"datasource {ds}: not the provisioned uid {uid}")
+    bad = []
+    for e in exprs:
+        used = set(re.findall(r"\bfraglab_\w+", e))
+        if not used or used - metrics:
+            bad.append((e, sorted(used - metrics)))
+        # by (...) and {...} name only labels the targets carry
+        labels = {l for grp in re.findall(r"by \(([^)]*)\)", e) for l in re.split(r"\s*,\s*", grp.strip())}
+        labels |= set(re.findall(r"(\w+)\s*=~?\s*\"", e))
+        if labels - TARGET_LABELS:
+            bad.append((e, sorted(labels - TARGET_LABELS)))
+    check(f"dashboard_{name}_metrics", exprs and not bad, f"unknown metrics or labels: {bad}")
+    joined = " ".join(exprs)
+    want = {"rss": "fraglab_rss_bytes", "allocated": "fraglab_allocator_allocated_bytes",
+            "req/s": "rate(fraglab_requests_total", "ws/tpc": 'mode="ws"'}
+    check(f"dashboard_{name}_panels", all(w in joined for w in want.values())
+          and any("overhead" in t for t in titles) and any("p99" in t for t in titles),
+          f"want RSS, allocated, overhead, req/s, ws/tpc ratios and a p99 note; titles {titles}")
 
 
 def dockerfile(root):
@@ -146,7 +327,11 @@ def main():
     ap.add_argument("--loadgen", required=True)
     a = ap.parse_args()
     seccomp(a.root)
-    compose(a.root)
+    svcs = compose(a.root)
+    conf, targets = watch_compose(a.root, svcs)
+    if conf:
+        prometheus_yml(conf, targets)
+    grafana(a.root, svcs)
     dockerfile(a.root)
     runtime_packages(a.root, [a.server, a.loadgen])
     print(f"{'FAILED' if failed else 'passed'}: {failed} failed")
