@@ -10,10 +10,11 @@
  * shows as falling behind that schedule rather than as doing less work.
  *
  * Headroom is measured, not assumed. Before the pairings start, one pairing
- * (tpc under glibc) runs twice for a few seconds into DIR/calibration/RATE/,
- * at CAL_RATE / 4 and at CAL_RATE, and the CPU
+ * (tpc under glibc) runs five times for a few seconds into
+ * DIR/calibration/K-RATE/, in turns at CAL_RATE / 4 (three runs, their
+ * median kept) and at CAL_RATE (two, their mean), and the CPU
  * time its server and its loadgen spend (utime + stime from /proc/PID/stat,
- * over a 2 s window once the load is under way) gives two points of CPU
+ * the median of four 1 s windows once the load is under way) gives two points of CPU
  * against rate: what a pairing keeps busy at any rate (timers, sampling,
  * the connections' upkeep) and the CPU per request on top. A low rate costs
  * more per request than a high one (fewer requests per wake-up), so the
@@ -48,9 +49,12 @@
 #include "scenario.h"
 
 #define PROG FL__MX_PROG
-#define CAL_RATE 8000.0  /* req/s: what one pairing carries on a loaded 2-core machine */
-#define CAL_WARM_MS 1500 /* from the run's spawn to the window's start */
-#define CAL_WINDOW_MS 2000
+#define CAL_RATE 8000.0   /* req/s: what one pairing carries on a loaded 2-core machine */
+#define CAL_WARM_MS 1000  /* from the run's spawn to the window's start */
+#define CAL_SLICE_MS 1000 /* CPU measured per slice; the median of CAL_SLICES */
+#define CAL_SLICES 4
+#define CAL_LOWS 3        /* runs at CAL_RATE / 4: their median */
+#define CAL_HIGHS 2       /* runs at CAL_RATE: their mean */
 #define MARGIN 0.70       /* share of the allowed CPUs the pairings may use */
 #define BEHIND_SHARE 0.01 /* achieved more than 1 % under offered */
 #define POLL_MS 50
@@ -141,14 +145,21 @@ static int wait_run(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* One pairing, tpc under glibc, at `rate` into DIR/calibration/RATE/: the
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One pairing, tpc under glibc, at `rate` into DIR/calibration/K-RATE/: the
  * CPUs its server and loadgen keep busy (CPU s per s) and the rate they
  * carried. 0, or -1 after one line on stderr. */
-static int calibrate(struct matrix *mx, double rate, double *cpu, double *carried)
+static int calibrate(struct matrix *mx, int k, double rate, double *cpu, double *carried)
 {
     struct pairing cal = {.name = "calibration", .mode = "tpc", .alloc_spec = "glibc"};
     char rdir[PATH_MAX], llog[PATH_MAX + 32], rate_s[32];
-    if (snprintf(rdir, sizeof(rdir), "%s/calibration/%.0f", mx->dir, rate) >= (int)sizeof(rdir)) {
+    if (snprintf(rdir, sizeof(rdir), "%s/calibration/%d-%.0f", mx->dir, k, rate) >=
+        (int)sizeof(rdir)) {
         fprintf(stderr, PROG ": --out: the path is too long\n");
         return -1;
     }
@@ -164,7 +175,7 @@ static int calibrate(struct matrix *mx, double rate, double *cpu, double *carrie
         fprintf(stderr, PROG ": --parallel: calibration server: %s\n", cal.error);
         return -1;
     }
-    int secs = (CAL_WARM_MS + CAL_WINDOW_MS) / 1000 + 1;
+    int secs = (CAL_WARM_MS + CAL_SLICES * CAL_SLICE_MS) / 1000 + 1;
     char dur_s[16];
     snprintf(dur_s, sizeof(dur_s), "%ds", secs);
     pid_t run = fl__mx_spawn_run(&cal, mx->o, mx->loadgen, rdir, &sv, llog, dur_s, rate_s, "0s");
@@ -174,9 +185,17 @@ static int calibrate(struct matrix *mx, double rate, double *cpu, double *carrie
         return -1;
     }
     sleep_ms(CAL_WARM_MS);
+    /* CAL_SLICES windows of a second; their median, so one burst of the
+     * machine's other work (or one stall of ours) does not move the line. */
+    double use[CAL_SLICES];
     double c0 = cpu_of(sv.pid) + cpu_of(run), t0 = now_s();
-    sleep_ms(CAL_WINDOW_MS);
-    double c1 = cpu_of(sv.pid) + cpu_of(run), t1 = now_s();
+    for (int i = 0; i < CAL_SLICES; i++) {
+        sleep_ms(CAL_SLICE_MS);
+        double c1 = cpu_of(sv.pid) + cpu_of(run), t1 = now_s();
+        use[i] = t1 > t0 ? (c1 - c0) / (t1 - t0) : 0;
+        c0 = c1;
+        t0 = t1;
+    }
     int code = wait_run(run);
     fl__mx_stop_server(sv.pid);
     /* The rate carried: the schedule's, or less if even this pairing fell
@@ -188,12 +207,13 @@ static int calibrate(struct matrix *mx, double rate, double *cpu, double *carrie
         fprintf(stderr, PROG ": interrupted during the calibration\n");
         return -1;
     }
-    if (code != 0 || c1 <= c0) {
+    qsort(use, CAL_SLICES, sizeof(use[0]), cmp_double);
+    *cpu = (use[(CAL_SLICES - 1) / 2] + use[CAL_SLICES / 2]) / 2;
+    if (code != 0 || *cpu <= 0) {
         fprintf(stderr, PROG ": --parallel: the calibration run failed (exit %d; see %s)\n", code,
                 llog);
         return -1;
     }
-    *cpu = (c1 - c0) / (t1 - t0);
     return 0;
 }
 
@@ -215,10 +235,30 @@ static int check_headroom(struct matrix *mx)
             h->cal_rate / 4, h->cal_rate);
     /* Two points: a pairing costs CPU per second (timers, sampling, the
      * connections' upkeep) plus CPU per request; one point would charge
-     * the first to the second and refuse low rates for nothing. */
-    double c1, r1, c2, r2;
-    if (calibrate(mx, h->cal_rate / 4, &c1, &r1) || calibrate(mx, h->cal_rate, &c2, &r2))
-        return -1;
+     * the first to the second and refuse low rates for nothing. One
+     * pairing's CPU moves by up to a half from one run to the next (where
+     * the scheduler puts its threads), so each point is the median of
+     * CAL_LOWS runs at CAL_RATE / 4 or the mean of CAL_HIGHS at CAL_RATE,
+     * taken in turns. The low point weighs most: the largest rate a small
+     * machine carries lies near it. */
+    double lo[CAL_LOWS], c2 = 0, r1 = h->cal_rate / 4, r2 = h->cal_rate;
+    int nlo = 0, nhi = 0;
+    while (nlo < CAL_LOWS || nhi < CAL_HIGHS) {
+        bool low = nlo <= nhi || nhi == CAL_HIGHS;
+        double c, r;
+        if (calibrate(mx, nlo + nhi + 1, low ? h->cal_rate / 4 : h->cal_rate, &c, &r))
+            return -1;
+        if (low) {
+            lo[nlo++] = c;
+            r1 = r < r1 ? r : r1;
+        } else {
+            c2 += c / CAL_HIGHS;
+            nhi++;
+            r2 = r < r2 ? r : r2;
+        }
+    }
+    qsort(lo, CAL_LOWS, sizeof(lo[0]), cmp_double);
+    double c1 = lo[CAL_LOWS / 2];
     h->checked = true;
     h->cpu_per_request = r2 > r1 && c2 > c1 ? (c2 - c1) / (r2 - r1) : c2 / r2;
     h->cpu_fixed = c2 - h->cpu_per_request * r2;

@@ -13,6 +13,8 @@ small: three pairings (tpc, ws, ws-owner under glibc) at 200 req/s.
 4. Behind its schedule: two pairings at a rate far beyond the machine with
    --no-headroom-check; stderr names a pairing that fell behind and
    runs.json counts its late intervals.
+   While it runs, index.html is the live page (it reloads itself) and
+   prometheus-targets.json lists the three servers; after it, neither.
 5. SIGKILL of the matrix mid-run: within a few seconds none of its children
    (servers and run children, pids taken from /proc before the kill) is
    left, and `report DIR` still builds from what is on disk.
@@ -25,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 RATE = 200
@@ -49,10 +52,48 @@ def run(cmd, timeout):
         fail(f"did not finish in {timeout} s: {' '.join(cmd)}")
 
 
+def run_watching(cmd, out, timeout):
+    """Runs cmd, polling OUT every 0.2 s for a live index.html and the
+    pairings prometheus-targets.json names; (result, what was seen)."""
+    print("$ " + " ".join(cmd))
+    seen = {"live": False, "targets": set()}
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    res = {}
+
+    def drain(name, stream):
+        res[name] = stream.read()
+    ts = [threading.Thread(target=drain, args=(n, s)) for n, s in
+          (("out", p.stdout), ("err", p.stderr))]
+    for t in ts:
+        t.start()
+    end = time.monotonic() + timeout
+    while p.poll() is None:
+        if time.monotonic() > end:
+            p.kill()
+            fail(f"did not finish in {timeout} s: {' '.join(cmd)}")
+        try:
+            with open(os.path.join(out, "index.html")) as f:
+                seen["live"] |= 'http-equiv="refresh"' in f.read()
+        except OSError:
+            pass
+        try:
+            with open(os.path.join(out, "prometheus-targets.json")) as f:
+                for g in json.load(f):
+                    if g["labels"]["mode"] and g["labels"]["allocator"] == "glibc":
+                        seen["targets"].add(g["labels"]["pairing"])
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    for t in ts:
+        t.join()
+    return subprocess.CompletedProcess(cmd, p.returncode, res["out"], res["err"]), seen
+
+
 def all_at_once(a):
     out = tempfile.mkdtemp(prefix="fraglab-par-")
-    r = run(base(a, out, "--modes", "tpc,ws,ws-owner", "--duration", "6s", "--idle", "1s",
-                 "--rate", str(RATE)), 150)
+    cmd = base(a, out, "--modes", "tpc,ws,ws-owner", "--duration", "6s", "--idle", "1s",
+               "--rate", str(RATE))
+    r, seen = run_watching(cmd, out, 150)
     print(r.stderr[-3000:])
     if r.returncode != 0:
         fail(f"--parallel at {RATE} req/s exited {r.returncode}")
@@ -86,6 +127,18 @@ def all_at_once(a):
             fail(f"matrix.json {run_.get('name')}: no cpus or intervals_behind")
     if "cpus: tpc-glibc" not in r.stdout:
         fail("the report's table has no cpus note")
+    # While the pairings ran: the live page reloading itself, and the
+    # file_sd targets listing the three servers with their labels.
+    if not seen["live"]:
+        fail("index.html was never a live (self-reloading) page while the pairings ran")
+    if seen["targets"] != {"tpc-glibc", "ws-glibc", "ws-owner-glibc"}:
+        fail(f"prometheus-targets.json listed {seen['targets']} while the pairings ran")
+    with open(os.path.join(out, "index.html")) as f:
+        if 'http-equiv="refresh"' in f.read():
+            fail("the page still reloads itself after the matrix ended")
+    with open(os.path.join(out, "prometheus-targets.json")) as f:
+        if json.load(f) != []:
+            fail("prometheus-targets.json still lists servers after the matrix ended")
     print(f"ok all at once: first samples within {max(firsts) - min(firsts):.3f} s")
 
 
