@@ -322,6 +322,13 @@ static void add_headroom(cJSON *root, const struct fl__mx_headroom *h)
     cJSON_AddNumberToObject(o, "cpu_us_per_request", h->cpu_per_request * 1e6);
     cJSON_AddNumberToObject(o, "margin", h->margin);
     cJSON_AddNumberToObject(o, "max_rate", h->max_rate);
+    cJSON *runs = cJSON_AddArrayToObject(o, "calibration_runs");
+    for (int i = 0; i < h->nruns; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "rps", h->run_rate[i]);
+        cJSON_AddNumberToObject(r, "cpus", h->run_cpu[i]);
+        cJSON_AddItemToArray(runs, r);
+    }
 }
 
 /* DIR/runs.json: what the report reads; rewritten as pairings start and end. */

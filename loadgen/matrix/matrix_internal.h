@@ -50,6 +50,9 @@ struct fl__mx_headroom {
     int cpus;               /* sched_getaffinity's count */
     double margin;          /* share of those CPUs the pairings may use */
     double max_rate;        /* per pairing */
+    int nruns;              /* calibration runs, in the order they ran: */
+    double run_rate[8];     /* the rate each carried (req/s) */
+    double run_cpu[8];      /* the CPUs it kept busy (median of its windows) */
 };
 
 /* A matrix under way: what runs.json holds besides its manifest. */

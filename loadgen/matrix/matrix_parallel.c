@@ -11,8 +11,10 @@
  *
  * Headroom is measured, not assumed. Before the pairings start, one pairing
  * (tpc under glibc) runs five times for a few seconds into
- * DIR/calibration/K-RATE/, in turns at CAL_RATE / 4 (three runs, their
- * median kept) and at CAL_RATE (two, their mean), and the CPU
+ * DIR/calibration/K-RATE/ (removed once measured, so DIR holds pairings
+ * only; runs.json keeps each run's rate and CPUs), in turns at CAL_RATE / 4
+ * (three runs, their median kept) and at CAL_RATE (two, their mean), and
+ * the CPU
  * time its server and its loadgen spend (utime + stime from /proc/PID/stat,
  * the median of four 1 s windows once the load is under way) gives two points of CPU
  * against rate: what a pairing keeps busy at any rate (timers, sampling,
@@ -33,6 +35,7 @@
  * when a pairing starts falling behind. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +148,13 @@ static int wait_run(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -214,6 +224,9 @@ static int calibrate(struct matrix *mx, int k, double rate, double *cpu, double 
                 llog);
         return -1;
     }
+    /* Its figures go to runs.json; its folder would read as one more
+     * pairing to anything that looks for runs under DIR. */
+    nftw(rdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
@@ -248,6 +261,8 @@ static int check_headroom(struct matrix *mx)
         double c, r;
         if (calibrate(mx, nlo + nhi + 1, low ? h->cal_rate / 4 : h->cal_rate, &c, &r))
             return -1;
+        h->run_rate[h->nruns] = r;
+        h->run_cpu[h->nruns++] = c;
         if (low) {
             lo[nlo++] = c;
             r1 = r < r1 ? r : r1;
@@ -257,6 +272,9 @@ static int check_headroom(struct matrix *mx)
             r2 = r < r2 ? r : r2;
         }
     }
+    char cdir[PATH_MAX + 16];
+    snprintf(cdir, sizeof(cdir), "%s/calibration", mx->dir);
+    rmdir(cdir); /* empty once every run was measured */
     qsort(lo, CAL_LOWS, sizeof(lo[0]), cmp_double);
     double c1 = lo[CAL_LOWS / 2];
     h->checked = true;

@@ -101,6 +101,11 @@ def all_at_once(a):
         runs = json.load(f)
     if runs.get("parallel") is not True or not runs.get("headroom", {}).get("checked"):
         fail(f"runs.json: no parallel flag or no measured headroom: {runs.get('headroom')}")
+    cal = runs["headroom"].get("calibration_runs") or []
+    if len(cal) != 5 or not all(c["cpus"] > 0 and c["rps"] > 0 for c in cal):
+        fail(f"headroom: calibration_runs {cal}")
+    if os.path.exists(os.path.join(out, "calibration")):
+        fail("the calibration's run folders were left in DIR beside the pairings")
     if runs["headroom"].get("max_rate", 0) < RATE:
         fail(f"headroom: largest rate {runs['headroom'].get('max_rate')} < {RATE}")
     firsts = []
