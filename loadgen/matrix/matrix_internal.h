@@ -49,7 +49,7 @@ struct fl__mx_headroom {
     double cpu_per_request; /* s of CPU (server + loadgen) per request on top */
     int cpus;               /* sched_getaffinity's count */
     double margin;          /* share of those CPUs the pairings may use */
-    double max_rate;        /* per pairing */
+    double max_rate;        /* the largest --rate that fits (its busiest phase scaled) */
     int nruns;              /* calibration runs, in the order they ran: */
     double run_rate[8];     /* the rate each carried (req/s) */
     double run_cpu[8];      /* the CPUs it kept busy (median of its windows) */

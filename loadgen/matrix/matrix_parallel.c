@@ -230,10 +230,21 @@ static int calibrate(struct matrix *mx, int k, double rate, double *cpu, double 
     return 0;
 }
 
+/* The highest rate any loaded phase offers (the scenario's when it has no
+ * phases). */
+static double peak_rate(const struct fl_scenario *sc)
+{
+    double peak = sc->nphases ? 0 : sc->rate;
+    for (size_t i = 0; i < sc->nphases; i++)
+        if (!sc->phases[i].idle && sc->phases[i].rate > peak)
+            peak = sc->phases[i].rate;
+    return peak;
+}
+
 /* Refuses a rate the machine cannot carry for every pairing at once: 0, or
  * -2 after one line naming the largest rate it can; -1 if it could not
  * measure. */
-static int check_headroom(struct matrix *mx)
+static int check_headroom(struct matrix *mx, const struct fl_scenario *sc)
 {
     struct fl__mx_headroom *h = &mx->headroom;
     h->cpus = fl__mx_allowed_cpus();
@@ -282,24 +293,31 @@ static int check_headroom(struct matrix *mx)
     h->cpu_fixed = c2 - h->cpu_per_request * r2;
     if (h->cpu_fixed < 0)
         h->cpu_fixed = 0;
+    /* The busiest phase is what must fit: a phase at twice the base rate
+     * (soak.ini's load-4) doubles its share. */
+    double peak = peak_rate(sc), scale = mx->rate > 0 && peak > 0 ? peak / mx->rate : 1;
     double capacity = h->cpus * MARGIN;
-    h->max_rate = floor((capacity / mx->n - h->cpu_fixed) / h->cpu_per_request);
+    h->max_rate = floor((capacity / mx->n - h->cpu_fixed) / h->cpu_per_request / scale);
     if (h->max_rate < 0)
         h->max_rate = 0;
-    double need = mx->n * (h->cpu_fixed + mx->rate * h->cpu_per_request);
+    double need = mx->n * (h->cpu_fixed + peak * h->cpu_per_request);
+    char at[64] = "";
+    if (scale != 1)
+        snprintf(at, sizeof(at), " (%.0f in the busiest phase)", peak);
     if (need > capacity) {
         fprintf(stderr,
-                PROG ": --parallel: %d pairings at %.0f req/s need about %.1f CPUs (measured: "
+                PROG ": --parallel: %d pairings at %.0f req/s%s need about %.1f CPUs (measured: "
                      "%.2f each plus %.1f us per request), more than %.0f %% of the %d CPUs "
                      "allowed; the largest rate they can carry is %.0f req/s (--rate %.0f)\n",
-                mx->n, mx->rate, need, h->cpu_fixed, h->cpu_per_request * 1e6, MARGIN * 100,
+                mx->n, mx->rate, at, need, h->cpu_fixed, h->cpu_per_request * 1e6, MARGIN * 100,
                 h->cpus, h->max_rate, h->max_rate);
         return -2;
     }
     fprintf(stderr,
             "matrix: a pairing needs %.2f CPUs plus %.1f us per request: %d at %.0f "
-            "req/s need %.2f of %d CPUs (largest rate %.0f req/s)\n",
-            h->cpu_fixed, h->cpu_per_request * 1e6, mx->n, mx->rate, need, h->cpus, h->max_rate);
+            "req/s%s need %.2f of %d CPUs (largest rate %.0f req/s)\n",
+            h->cpu_fixed, h->cpu_per_request * 1e6, mx->n, mx->rate, at, need, h->cpus,
+            h->max_rate);
     return 0;
 }
 
@@ -562,13 +580,16 @@ static int load_phases(struct par *pr)
 
 int fl__mx_run_parallel(struct matrix *mx)
 {
-    int rc = check_headroom(mx);
-    if (rc)
-        return rc;
     struct par pr = {.mx = mx, .lv = calloc((size_t)mx->n, sizeof(struct live))};
     if (!pr.lv || load_phases(&pr)) {
         free(pr.lv);
         return -1;
+    }
+    int rc = check_headroom(mx, &pr.sc);
+    if (rc) {
+        fl_scenario_free(&pr.sc);
+        free(pr.lv);
+        return rc;
     }
     for (int i = 0; i < mx->n; i++)
         pr.lv[i].tail.col[C_T] = -1;
