@@ -364,13 +364,19 @@ int fl__mx_write_runs(const struct matrix *mx)
     return rc;
 }
 
+cJSON *fl__mx_read_json(const char *rdir, const char *file)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", rdir, file);
+    char *text = fl__mx_read_text(path);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
 void fl__mx_read_cpus(struct pairing *p, const char *rdir)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof(path), "%s/manifest.json", rdir);
-    char *text = fl__mx_read_text(path);
-    cJSON *m = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *m = fl__mx_read_json(rdir, "manifest.json");
     const cJSON *srv = cJSON_GetObjectItemCaseSensitive(m, "server");
     const cJSON *pin = cJSON_GetObjectItemCaseSensitive(srv, "pinning");
     p->pinned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pin, "held"));
@@ -527,11 +533,7 @@ void fl__mx_judge(struct pairing *p, int code, bool server_alive, const char *lo
 
 void fl__mx_print_outcome(const struct pairing *p, const char *rdir)
 {
-    char spath[PATH_MAX + 16];
-    snprintf(spath, sizeof(spath), "%s/summary.json", rdir);
-    char *text = fl__mx_read_text(spath);
-    cJSON *s = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *s = fl__mx_read_json(rdir, "summary.json");
     const cJSON *rps = cJSON_GetObjectItemCaseSensitive(s, "throughput_rps");
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(s, "server");
     const cJSON *peak = cJSON_GetObjectItemCaseSensitive(sv, "rss_peak_bytes");

@@ -4,6 +4,7 @@
 #ifndef FL_LOADGEN_MATRIX_INTERNAL_H
 #define FL_LOADGEN_MATRIX_INTERNAL_H
 
+#include <cjson/cJSON.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -90,6 +91,8 @@ void fl__mx_stop_server(pid_t pid);
 
 /* A file's text (NUL-terminated, malloc'd), or NULL. */
 char *fl__mx_read_text(const char *path);
+/* RDIR/FILE parsed; NULL if it cannot be read or parsed. */
+cJSON *fl__mx_read_json(const char *rdir, const char *file);
 
 /* DIR/runs.json, atomically. 0 or -errno. */
 int fl__mx_write_runs(const struct matrix *mx);

@@ -123,11 +123,7 @@ static double cpu_of(pid_t pid)
 /* The achieved rate of a finished run, from RDIR/summary.json; 0 unknown. */
 static double summary_rps(const char *rdir)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof(path), "%s/summary.json", rdir);
-    char *text = fl__mx_read_text(path);
-    cJSON *s = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *s = fl__mx_read_json(rdir, "summary.json");
     const cJSON *rps = cJSON_GetObjectItemCaseSensitive(s, "throughput_rps");
     double v = cJSON_IsNumber(rps) ? rps->valuedouble : 0;
     cJSON_Delete(s);

@@ -27,24 +27,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define PROG "fraglab-loadgen matrix"
-#define TARGETS "prometheus-targets.json"
+#include "matrix_internal.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    ssize_t n = getdelim(&buf, &len, '\0', f);
-    fclose(f);
-    if (n < 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
+#define PROG FL__MX_PROG
+#define TARGETS "prometheus-targets.json"
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -59,7 +45,7 @@ static cJSON *labels_of(const char *dir, const char *name)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/runs.json", dir);
-    char *text = slurp(path);
+    char *text = fl__mx_read_text(path);
     int err = text ? ENOENT : errno; /* no such pairing, or no runs.json */
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
@@ -90,7 +76,7 @@ static cJSON *labels_of(const char *dir, const char *name)
  * there is no file yet (or it is not a list: it is ours to rewrite). */
 static cJSON *groups_without(const char *path, const char *name)
 {
-    char *text = slurp(path);
+    char *text = fl__mx_read_text(path);
     cJSON *list = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!cJSON_IsArray(list)) {
