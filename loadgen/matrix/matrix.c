@@ -194,7 +194,7 @@ void fl__mx_stop_server(pid_t pid)
 }
 
 /* The last non-empty line of a file, for a failed pairing's error. */
-static void last_line(const char *path, char *out, size_t len)
+void fl__mx_last_line(const char *path, char *out, size_t len)
 {
     FILE *f = fopen(path, "r");
     char line[512];
@@ -320,6 +320,7 @@ static void add_headroom(cJSON *root, const struct fl__mx_headroom *h)
     cJSON_AddNumberToObject(o, "calibration_rate", h->cal_rate);
     cJSON_AddNumberToObject(o, "cpus_per_pairing", h->cpu_fixed);
     cJSON_AddNumberToObject(o, "cpu_us_per_request", h->cpu_per_request * 1e6);
+    cJSON_AddBoolToObject(o, "saturated", h->saturated);
     cJSON_AddNumberToObject(o, "margin", h->margin);
     cJSON_AddNumberToObject(o, "max_rate", h->max_rate);
     cJSON *runs = cJSON_AddArrayToObject(o, "calibration_runs");
@@ -445,7 +446,7 @@ bool fl__mx_await_server(struct pairing *p, const struct mopts *o, struct server
 {
     (void)o;
     if (!wait_ready(sv->port, sv->pid)) {
-        last_line(sv->log, p->error, sizeof(p->error));
+        fl__mx_last_line(sv->log, p->error, sizeof(p->error));
         if (!p->error[0])
             snprintf(p->error, sizeof(p->error), "the server did not answer /healthz in 10 s");
         fl__mx_stop_server(sv->pid);
@@ -520,10 +521,10 @@ void fl__mx_judge(struct pairing *p, int code, bool server_alive, const char *lo
         snprintf(p->error, sizeof(p->error), "interrupted");
     } else if (!server_alive) {
         char last[200];
-        last_line(log, last, sizeof(last));
+        fl__mx_last_line(log, last, sizeof(last));
         snprintf(p->error, sizeof(p->error), "the server died during the run: %s", last);
     } else if (code != 0) {
-        last_line(llog, p->error, sizeof(p->error));
+        fl__mx_last_line(llog, p->error, sizeof(p->error));
         if (!p->error[0])
             snprintf(p->error, sizeof(p->error), "fraglab-loadgen run exited %d", code);
     } else {

@@ -48,6 +48,7 @@ struct fl__mx_headroom {
     double cal_rate;        /* req/s of the calibration's second run (the first: a quarter) */
     double cpu_fixed;       /* CPUs (server + loadgen) a pairing keeps busy at any rate */
     double cpu_per_request; /* s of CPU (server + loadgen) per request on top */
+    bool saturated;         /* one pairing alone fell short of cal_rate */
     int cpus;               /* sched_getaffinity's count */
     double margin;          /* share of those CPUs the pairings may use */
     double max_rate;        /* the largest --rate that fits (its busiest phase scaled) */
@@ -55,6 +56,13 @@ struct fl__mx_headroom {
     double run_rate[8];     /* the rate each carried (req/s) */
     double run_cpu[8];      /* the CPUs it kept busy (median of its windows) */
 };
+
+/* --parallel's calibration line through its low point (c1 CPUs at r1
+ * req/s) and high one (c2 at r2; `high_failed`: that run stopped on
+ * errors): h->cpu_fixed, h->cpu_per_request and h->saturated (one pairing
+ * alone fell short of h->cal_rate: all its CPU charged to the requests). */
+void fl__mx_fit_cpu(struct fl__mx_headroom *h, double c1, double r1, double c2, double r2,
+                    bool high_failed);
 
 /* A matrix under way: what runs.json holds besides its manifest. */
 struct matrix {
@@ -91,6 +99,10 @@ void fl__mx_stop_server(pid_t pid);
 
 /* A file's text (NUL-terminated, malloc'd), or NULL. */
 char *fl__mx_read_text(const char *path);
+
+/* The last non-empty line of a file into `out` ("" when there is none). */
+void fl__mx_last_line(const char *path, char *out, size_t len);
+
 /* RDIR/FILE parsed; NULL if it cannot be read or parsed. */
 cJSON *fl__mx_read_json(const char *rdir, const char *file);
 

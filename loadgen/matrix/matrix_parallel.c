@@ -24,7 +24,9 @@
  * N x (fixed + R x per request) CPUs; more than MARGIN of the CPUs this
  * process may use (sched_getaffinity) is refused with the largest rate that
  * fits. The margin leaves room for the kernel's network stack, the matrix
- * itself and the load's variance.
+ * itself and the load's variance. A pairing that alone cannot carry
+ * CAL_RATE (a sanitizer build) has its CPU charged to the requests instead
+ * (fl__mx_fit_cpu).
  *
  * While they run, each pairing's timeseries.csv is read as it grows (from
  * where the last read stopped: memory grows with late samples, never with
@@ -159,7 +161,9 @@ static int cmp_double(const void *a, const void *b)
 
 /* One pairing, tpc under glibc, at `rate` into DIR/calibration/K-RATE/: the
  * CPUs its server and loadgen keep busy (CPU s per s) and the rate they
- * carried. 0, or -1 after one line on stderr. */
+ * carried. 0; 1 when the run itself failed (it stopped on errors: one
+ * pairing alone cannot carry `rate`), after one line on stderr naming its
+ * log; -1 on anything else, after one line on stderr. */
 static int calibrate(struct matrix *mx, int k, double rate, double *cpu, double *carried)
 {
     struct pairing cal = {.name = "calibration", .mode = "tpc", .alloc_spec = "glibc"};
@@ -216,9 +220,16 @@ static int calibrate(struct matrix *mx, int k, double rate, double *cpu, double 
     qsort(use, CAL_SLICES, sizeof(use[0]), cmp_double);
     *cpu = (use[(CAL_SLICES - 1) / 2] + use[CAL_SLICES / 2]) / 2;
     if (code != 0 || *cpu <= 0) {
-        fprintf(stderr, PROG ": --parallel: the calibration run failed (exit %d; see %s)\n", code,
-                llog);
-        return -1;
+        char why[256];
+        fl__mx_last_line(llog, why, sizeof(why));
+        fprintf(stderr,
+                PROG ": --parallel: the calibration run at %.0f req/s failed (exit %d: %s)\n", rate,
+                code, why);
+        if (rate < mx->headroom.cal_rate) /* the matrix stops here: keep its files */
+            fprintf(stderr, PROG ": --parallel: its files are in %s\n", rdir);
+        else
+            nftw(rdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+        return 1;
     }
     /* Its figures go to runs.json; its folder would read as one more
      * pairing to anything that looks for runs under DIR. */
@@ -235,6 +246,29 @@ static double peak_rate(const struct fl_scenario *sc)
         if (!sc->phases[i].idle && sc->phases[i].rate > peak)
             peak = sc->phases[i].rate;
     return peak;
+}
+
+/* The line of CPU against rate through the low point (c1 CPUs carrying r1
+ * req/s) and the high one (c2 at r2), into h->cpu_fixed and
+ * h->cpu_per_request. A pairing alone that could not carry h->cal_rate (it
+ * fell short, or `high_failed`: its run stopped on errors) ran out of CPU
+ * (a sanitizer build, a slow or busy machine): both points then sit near
+ * one carried rate and the line through them means nothing (a tiny slope,
+ * a huge fixed part). Everything is then charged to the requests, at the
+ * dearer point, and h->saturated says so. */
+void fl__mx_fit_cpu(struct fl__mx_headroom *h, double c1, double r1, double c2, double r2,
+                    bool high_failed)
+{
+    h->saturated = high_failed || r2 < h->cal_rate * 0.99;
+    if (h->saturated) {
+        h->cpu_per_request = high_failed ? c1 / r1 : fmax(c1 / r1, c2 / r2);
+        h->cpu_fixed = 0;
+        return;
+    }
+    h->cpu_per_request = r2 > r1 && c2 > c1 ? (c2 - c1) / (r2 - r1) : c2 / r2;
+    h->cpu_fixed = c2 - h->cpu_per_request * r2;
+    if (h->cpu_fixed < 0)
+        h->cpu_fixed = 0;
 }
 
 /* Refuses a rate the machine cannot carry for every pairing at once: 0, or
@@ -263,11 +297,18 @@ static int check_headroom(struct matrix *mx, const struct fl_scenario *sc)
      * machine carries lies near it. */
     double lo[CAL_LOWS], c2 = 0, r1 = h->cal_rate / 4, r2 = h->cal_rate;
     int nlo = 0, nhi = 0;
+    bool high_failed = false;
     while (nlo < CAL_LOWS || nhi < CAL_HIGHS) {
         bool low = nlo <= nhi || nhi == CAL_HIGHS;
         double c, r;
-        if (calibrate(mx, nlo + nhi + 1, low ? h->cal_rate / 4 : h->cal_rate, &c, &r))
+        int rc = calibrate(mx, nlo + nhi + 1, low ? h->cal_rate / 4 : h->cal_rate, &c, &r);
+        if (rc < 0 || (rc && low))
             return -1;
+        if (rc) { /* the low point alone then says what a request costs */
+            high_failed = true;
+            nhi = CAL_HIGHS;
+            continue;
+        }
         h->run_rate[h->nruns] = r;
         h->run_cpu[h->nruns++] = c;
         if (low) {
@@ -285,10 +326,7 @@ static int check_headroom(struct matrix *mx, const struct fl_scenario *sc)
     qsort(lo, CAL_LOWS, sizeof(lo[0]), cmp_double);
     double c1 = lo[CAL_LOWS / 2];
     h->checked = true;
-    h->cpu_per_request = r2 > r1 && c2 > c1 ? (c2 - c1) / (r2 - r1) : c2 / r2;
-    h->cpu_fixed = c2 - h->cpu_per_request * r2;
-    if (h->cpu_fixed < 0)
-        h->cpu_fixed = 0;
+    fl__mx_fit_cpu(h, c1, r1, c2, r2, high_failed);
     /* The busiest phase is what must fit: a phase at twice the base rate
      * (soak.ini's load-4) doubles its share. */
     double peak = peak_rate(sc), scale = mx->rate > 0 && peak > 0 ? peak / mx->rate : 1;
@@ -300,6 +338,11 @@ static int check_headroom(struct matrix *mx, const struct fl_scenario *sc)
     char at[64] = "";
     if (scale != 1)
         snprintf(at, sizeof(at), " (%.0f in the busiest phase)", peak);
+    if (h->saturated)
+        fprintf(stderr,
+                "matrix: one pairing alone carried %.0f of %.0f req/s: its CPU is charged to "
+                "the requests (%.1f us each)\n",
+                high_failed ? 0 : r2, h->cal_rate, h->cpu_per_request * 1e6);
     if (need > capacity) {
         fprintf(stderr,
                 PROG ": --parallel: %d pairings at %.0f req/s%s need about %.1f CPUs (measured: "
