@@ -6,6 +6,7 @@
 #define FL_LOADGEN_FROMLOG_INTERNAL_H
 
 #include "fromlog.h"
+#include "scenario.h"
 
 /* The rate over time: counts in bins of bin_ms, the width doubling (pairs
  * merged) whenever the log outgrows FL__FL_BINS bins. */
@@ -77,6 +78,41 @@ static inline unsigned fl__fl_bucket(const uint64_t *edges, unsigned n, uint64_t
         i++;
     return i;
 }
+
+/* One line's fields; `target` points into the line (or its JSON tree). */
+struct fl__fl_rec {
+    int64_t t_ms;
+    char method[16];
+    const char *target;
+    size_t target_len;
+    unsigned status;
+    uint64_t bytes;
+    bool has_len, has_rtime, has_conn, has_creq;
+    uint64_t len, conn, creq;
+    double rtime_s;
+};
+
+/* fromlog_parse.c: a combined line into `r`; FL_FROMLOG_NBAD, or why not. */
+enum fl_fromlog_bad fl__fl_parse_combined(const char *line, struct fl__fl_rec *r);
+
+/* A json line into `r`, its parsed tree in *tree (fl__fl_json_free it
+ * after using `r`, whose target points into it). */
+enum fl_fromlog_bad fl__fl_parse_json(const char *line, size_t len, struct fl__fl_rec *r,
+                                      void **tree);
+
+/* Frees a tree of fl__fl_parse_json (NULL is fine). */
+void fl__fl_json_free(void *tree);
+
+/* fromlog_mix.c: writes `key = hist:...` of counts[] over `n` edges[] in
+ * unit `u`, from the bucket before the first filled one to the last. */
+void fl__fl_put_hist(FILE *f, const char *key, const uint64_t *edges, const uint64_t *counts,
+                     unsigned n, enum fl_dist_unit u);
+
+/* 100 * a / b, 0 when b is 0. */
+double fl__fl_pct(uint64_t a, uint64_t b);
+
+/* Writes the [population] and [request] sections of `c`. */
+void fl__fl_put_mix(FILE *f, const struct fl_fromlog *c);
 
 /* Ends every connection still open (before writing). */
 void fl__fl_close_conns(struct fl_fromlog *c);
