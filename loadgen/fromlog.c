@@ -148,7 +148,7 @@ static enum fl_fromlog_bad add(struct fl_fromlog *c, const struct fl__fl_rec *r)
         c->t0_ms = r->t_ms;
     }
     int64_t rel = r->t_ms - c->t0_ms;
-    if (rel > FL__FL_MAX_SPAN_MS)
+    if (rel > FL__FL_MAX_SPAN_MS || rel < -FL__FL_MAX_SPAN_MS)
         return FL_FROMLOG_BAD_TIME_RANGE;
     rel = rel > 0 ? rel : 0; /* lines a little out of order (logged as they end) */
     add_to_bins(c, rel);

@@ -33,7 +33,7 @@ enum fl_fromlog_format { FL_FROMLOG_COMBINED, FL_FROMLOG_JSON };
     X(REQUEST, "request", "a request line that is not METHOD TARGET [PROTOCOL]")                   \
     X(NUMBER, "number", "a status, size or time that is not a number")                             \
     X(TOO_LONG, "too_long", "longer than the line buffer (16 KiB)")                                \
-    X(TIME_RANGE, "time_range", "more than 30 days after the log's first line")
+    X(TIME_RANGE, "time_range", "more than 30 days from the log's first line")
 
 enum fl_fromlog_bad {
 #define FL__FROMLOG_ENUM(e, name, what) FL_FROMLOG_BAD_##e,
