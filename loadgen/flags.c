@@ -76,6 +76,7 @@ const struct fl_lg_command fl_lg_run_command = {
     .synopsis = "usage: " LG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
                 "       " LG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
                 "       " LG " report DIR [--no-plots]\n"
+                "       " LG " scenario --from-log FILE [--format combined|json] [--out FILE.ini]\n"
                 "\n"
                 "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
                 "interval, split at phase boundaries and at the end of the warm-up:\n"
@@ -150,6 +151,35 @@ const struct fl_lg_command fl_lg_report_command = {
     .flags = report_flags,
     .nflags = NFLAGS(report_flags),
     .pos_off = offsetof(struct fl_lg_report_opts, dir),
+};
+
+#define SCEN(field) offsetof(struct fl_lg_scenario_opts, field)
+
+static const struct fl_lg_flag scenario_flags[] = {
+    {"from-log", 0, FL_LG_FLAG_TEXT, SCEN(from_log), "FILE",
+     "an nginx or Apache access log ('-': stdin)", 0, 0},
+    {"format", 0, FL_LG_FLAG_TEXT, SCEN(format), "F",
+     "combined (default; common too) or json (nginx's\n"
+     "escape=json format of loadgen/README.md)",
+     0, 0},
+    {"out", 0, FL_LG_FLAG_TEXT, SCEN(out), "FILE.ini", "write here (default: stdout)", 0, 0},
+    {"help", 'h', FL_LG_FLAG_HELP, 0, "", "this text", 0, 0},
+};
+
+const struct fl_lg_command fl_lg_scenario_command = {
+    .prog = LG " scenario",
+    .synopsis = "usage: " LG " scenario --from-log FILE [--format combined|json] [--out FILE.ini]\n"
+                "\n"
+                "Reads an access log line by line (memory does not grow with it) and writes a\n"
+                "scenario that models it: phases from the rate over time and its idle gaps,\n"
+                "request kinds (static, api, upload) with their shares and answer sizes,\n"
+                "and, from nginx's extra fields, bodies, connections and populations. Every\n"
+                "choice is a comment in the file. Bad lines are counted by kind and left out.\n",
+    .epilog = "Exit: 0 written (a line on stderr counts the lines and the bad ones), 1 the\n"
+              "log could not be read or held no request, 2 bad usage.\n",
+    .flags = scenario_flags,
+    .nflags = NFLAGS(scenario_flags),
+    .pos_off = SIZE_MAX,
 };
 
 _Static_assert(NFLAGS(run_flags) <= MAX_FLAGS && NFLAGS(matrix_flags) <= MAX_FLAGS &&

@@ -1,5 +1,5 @@
 /* flags.h - the command line of fraglab-loadgen's subcommands (run, matrix,
- * report): one option table per subcommand drives parsing, value checks and
+ * report, scenario): one option table per subcommand drives parsing, value checks and
  * --help, as FL_SERVER_OPTIONS does for the server. */
 #ifndef FL_LOADGEN_FLAGS_H
 #define FL_LOADGEN_FLAGS_H
@@ -38,6 +38,11 @@ struct fl_lg_report_opts {
     bool no_plots;
 };
 
+/* `fraglab-loadgen scenario --from-log FILE`. */
+struct fl_lg_scenario_opts {
+    const char *from_log, *format, *out;
+};
+
 enum fl_lg_flag_kind {
     FL_LG_FLAG_SWITCH,  /* no value: sets a bool */
     FL_LG_FLAG_TEXT,    /* a string, kept as given */
@@ -67,7 +72,8 @@ struct fl_lg_command {
     size_t pos_off; /* the field taking the one positional argument; SIZE_MAX: none */
 };
 
-extern const struct fl_lg_command fl_lg_run_command, fl_lg_matrix_command, fl_lg_report_command;
+extern const struct fl_lg_command fl_lg_run_command, fl_lg_matrix_command, fl_lg_report_command,
+    fl_lg_scenario_command;
 
 /* Parses argv[1..argc) (argv[0] is the subcommand) into `opts`, the
  * command's options struct, zeroed by the caller. 0; 1 after printing

@@ -21,6 +21,7 @@
 
 #include "engine.h"
 #include "flags.h"
+#include "fromlog.h"
 #include "manifest.h"
 #include "matrix.h"
 #include "matrix_report.h"
@@ -871,6 +872,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "report"))
         return fl_lg_cmd_report(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "scenario"))
+        return fl_lg_cmd_scenario(argc - 1, argv + 1);
     fprintf(stderr, PROG ": unknown command '%s' (try --help)\n", argv[1]);
     return EXIT_USAGE;
 }

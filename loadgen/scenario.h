@@ -30,14 +30,35 @@
 
 enum fl_dist_unit { FL_DIST_BYTES, FL_DIST_COUNT, FL_DIST_TIME };
 
+#define FL_DIST_MAX_BUCKETS 16                  /* of one "hist:" list */
+#define FL_DIST_MAX_WEIGHT UINT32_C(1000000000) /* of one bucket */
+
+/* An empirical distribution ("hist:EDGE:WEIGHT,...", scenario_hist.c):
+ * bucket i is drawn with weight[i] / the sum of the weights, then a value
+ * uniform over its integers, edge[i-1] + 1 to edge[i]; the first bucket
+ * runs from the unit's floor (0 for a size, 1 for a count or a time) to
+ * edge[0], or holds just 0 when edge[0] is 0. Edges strictly increase. */
+struct fl_dist_hist {
+    uint32_t n; /* buckets, 1..FL_DIST_MAX_BUCKETS */
+    uint64_t edge[FL_DIST_MAX_BUCKETS];
+    uint32_t weight[FL_DIST_MAX_BUCKETS]; /* whole numbers; not all 0 */
+};
+
 /* Sizes, counts or times: uniform (or log-uniform) over [lo, hi], moving
- * linearly to [lo_end, hi_end] as the run goes from start to end. */
+ * linearly to [lo_end, hi_end] as the run goes from start to end; or
+ * empirical (`hist`): the histogram `h`, a draw at progress p coming from
+ * `h_end` with probability p, so the mix moves linearly from one to the
+ * other. A histogram's lo, hi (lo_end, hi_end) are the least and largest
+ * values `h` (`h_end`) can give, so fl_dist_lowest and fl_dist_highest
+ * hold for every form. */
 struct fl_dist {
     enum fl_dist_unit unit;
-    bool set;                /* given in the file; an unset one samples 0 */
-    bool log;                /* log-uniform, else uniform */
-    uint64_t lo, hi;         /* at progress 0; lo == hi is a fixed value */
-    uint64_t lo_end, hi_end; /* at progress 1; lo, hi without drift */
+    bool set;                     /* given in the file; an unset one samples 0 */
+    bool log;                     /* log-uniform, else uniform */
+    bool hist;                    /* empirical: h and h_end */
+    uint64_t lo, hi;              /* at progress 0; lo == hi is a fixed value */
+    uint64_t lo_end, hi_end;      /* at progress 1; lo, hi without drift */
+    struct fl_dist_hist h, h_end; /* hist only; h_end is h without drift */
 };
 
 enum fl_scenario_kind {
@@ -130,7 +151,8 @@ const struct fl_scenario_phase *fl_scenario_phase_at(const struct fl_scenario *s
  * publish and the coordinator writes rows on these ticks. */
 uint64_t fl_scenario_next_tick(const struct fl_scenario *s, uint64_t t);
 
-/* Parses "[log:]A[-B][~C[-D]]" in `unit` into `d`. 0, or -EINVAL with why. */
+/* Parses "[log:]A[-B][~C[-D]]" or "hist:E:W,...[~E:W,...]" in `unit` into
+ * `d`. 0, or -EINVAL with why. */
 int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, char *why,
                   size_t whylen);
 

@@ -61,7 +61,7 @@ static bool check_phase(struct fl__loader *ld)
 static bool check_population(struct fl__loader *ld)
 {
     const struct fl_scenario_population *po = ld->cur;
-    char a[80];
+    char a[FL_SCENARIO_STR_MAX];
     if (po->requests.set && fl_dist_lowest(&po->requests) == 0)
         return fl__scenario_fail(ld, fl__scenario_line_of(ld, "requests"),
                                  "requests %s: a connection makes at least 1",
@@ -77,7 +77,7 @@ static bool check_population(struct fl__loader *ld)
 static bool check_work(struct fl__loader *ld)
 {
     const struct fl_scenario_request *r = ld->cur;
-    char a[80], b[80];
+    char a[FL_SCENARIO_STR_MAX], b[FL_SCENARIO_STR_MAX];
     int lmin = fl__scenario_line_of(ld, "burst_min"), lmax = fl__scenario_line_of(ld, "burst_max");
     if ((lmin || lmax) && !r->burst.set)
         return fl__scenario_fail(ld, lmin ? lmin : lmax, "%s without burst",

@@ -2,7 +2,8 @@
  * its formatting, and sampling with a caller-owned PRNG state:
  *
  *   DIST  = ["log:"] RANGE ["~" RANGE]     drift: the first RANGE at the
- *   RANGE = VALUE | VALUE "-" VALUE        run's start, the second at its end
+ *         | HIST                           run's start, the second at its end
+ *   RANGE = VALUE | VALUE "-" VALUE        (HIST, empirical: scenario_hist.c)
  *   VALUE = bytes:  N[k|m|g]       (KiB, MiB, GiB; case-insensitive)
  *           counts: N
  *           times:  N[.F][ns|us|ms|s|m|h]  (common/duration.h; a bare
@@ -144,11 +145,15 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
     if (strlen(text) >= sizeof(buf))
         return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
     char *s = fl_ini_trim(strcpy(buf, text));
+    if (strncmp(s, "hist:", 5) == 0)
+        return fl__dist_hist_parse(d, unit, s + 5, why, whylen);
     struct fl_dist r = {.unit = unit, .set = true};
     if (strncmp(s, "log:", 4) == 0) {
         r.log = true;
         s += 4;
     }
+    if (strncmp(s, "hist:", 5) == 0)
+        return bad(why, whylen, "log: and hist: do not combine");
     char *tilde = strchr(s, '~');
     if (tilde) {
         *tilde = '\0';
@@ -199,6 +204,10 @@ void fl_dist_format(const struct fl_dist *d, char *buf, size_t len)
         snprintf(buf, len, "%s", "");
         return;
     }
+    if (d->hist) {
+        fl__dist_hist_format(d, buf, len);
+        return;
+    }
     format_range(d->unit, d->lo, d->hi, start, sizeof(start));
     if (d->lo_end != d->lo || d->hi_end != d->hi)
         format_range(d->unit, d->lo_end, d->hi_end, end, sizeof(end));
@@ -245,6 +254,8 @@ uint64_t fl_dist_sample(const struct fl_dist *d, uint64_t *rng, double progress)
     if (!d->set)
         return 0;
     double p = progress > 0 ? (progress < 1 ? progress : 1) : 0; /* NaN too */
+    if (d->hist)
+        return fl__dist_hist_sample(d, r, p);
     uint64_t lo = lerp(d->lo, d->lo_end, p), hi = lerp(d->hi, d->hi_end, p);
     if (hi <= lo)
         return lo;

@@ -92,4 +92,20 @@ bool fl__scenario_finish_section(struct fl__loader *ld);
 /* Checks the whole file once read: phases, warm-up, shares and weights. */
 bool fl__scenario_finish_file(struct fl__loader *ld);
 
+/* scenario_hist.c: the "hist:" form of a distribution. */
+
+/* Parses `s`, what follows "hist:", into `d` (modifies `s`). 0, or -EINVAL with why. */
+int fl__dist_hist_parse(struct fl_dist *d, enum fl_dist_unit unit, char *s, char *why,
+                        size_t whylen);
+
+/* Writes a hist `d` as fl__dist_hist_parse reads it, "hist:" included. */
+void fl__dist_hist_format(const struct fl_dist *d, char *buf, size_t len);
+
+/* Whether `d` is a hist that drifts to another. */
+bool fl__dist_hist_drifts(const struct fl_dist *d);
+
+/* Draws from a hist `d` at progress `p` (0..1) from `r`, the one word the
+ * caller drew. */
+uint64_t fl__dist_hist_sample(const struct fl_dist *d, uint64_t r, double p);
+
 #endif

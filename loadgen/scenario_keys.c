@@ -306,7 +306,8 @@ static void print_key(FILE *f, const struct fl__key *k, const void *base)
 {
     const char *p = (const char *)base + k->off;
     const struct fl_scenario_request *r = base;
-    char v[FL_SCENARIO_STR_MAX + 8] = "";
+    /* A hist may print longer than it was written (1.5s as 1500ms). */
+    char v[4 * FL_SCENARIO_STR_MAX] = "";
     switch (k->type) {
     case K_NAME:
     case K_ADDR:

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-static const struct fl_lg_command *const commands[] = {&fl_lg_run_command, &fl_lg_matrix_command,
-                                                       &fl_lg_report_command};
+static const struct fl_lg_command *const commands[] = {
+    &fl_lg_run_command, &fl_lg_matrix_command, &fl_lg_report_command, &fl_lg_scenario_command};
 
 /* What the parser wrote to stderr, via a temporary file. */
 static char err_text[1024];
@@ -142,6 +142,22 @@ static void test_positional(void **state)
     refused(PARSE(&fl_lg_report_command, &r, "report", "a", "b"), "'b'");
 }
 
+/* scenario --from-log: its three values, and no positional argument. */
+static void test_scenario_flags(void **state)
+{
+    (void)state;
+    struct fl_lg_scenario_opts o = {0};
+    assert_int_equal(PARSE(&fl_lg_scenario_command, &o, "scenario", "--from-log", "a.log",
+                           "--format", "json", "--out", "a.ini"),
+                     0);
+    assert_string_equal(o.from_log, "a.log");
+    assert_string_equal(o.format, "json");
+    assert_string_equal(o.out, "a.ini");
+    o = (struct fl_lg_scenario_opts){0};
+    refused(PARSE(&fl_lg_scenario_command, &o, "scenario", "a.log"), "'a.log'");
+    refused(PARSE(&fl_lg_scenario_command, &o, "scenario", "--from-log"), "--from-log");
+}
+
 /* matrix keeps each flag's text: it forwards them to `run` as given. */
 static void test_matrix_forwarding(void **state)
 {
@@ -232,10 +248,11 @@ static void test_tables_hold_todays_flags(void **state)
         "scenario", "modes",   "allocators", "duration", "idle", "interval", "connections",
         "rate",     "threads", "server",     "out",      "help", "parallel", "no-headroom-check"};
     static const char *const report[] = {"no-plots", "help"};
-    const char *const *lists[] = {run, matrix, report};
+    static const char *const scenario[] = {"from-log", "format", "out", "help"};
+    const char *const *lists[] = {run, matrix, report, scenario};
     size_t sizes[] = {sizeof(run) / sizeof(*run), sizeof(matrix) / sizeof(*matrix),
-                      sizeof(report) / sizeof(*report)};
-    for (size_t c = 0; c < 3; c++) {
+                      sizeof(report) / sizeof(*report), sizeof(scenario) / sizeof(*scenario)};
+    for (size_t c = 0; c < 4; c++) {
         assert_int_equal(commands[c]->nflags, sizes[c]);
         for (size_t k = 0; k < sizes[c]; k++) {
             size_t i = 0;
@@ -255,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_bad_number),
         cmocka_unit_test(test_positional),
         cmocka_unit_test(test_matrix_forwarding),
+        cmocka_unit_test(test_scenario_flags),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_help_lists_every_entry),
         cmocka_unit_test(test_tables_hold_todays_flags),

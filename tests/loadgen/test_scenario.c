@@ -318,6 +318,202 @@ static void test_drift(void **state)
     assert_int_equal(fl_dist_highest(&d), 32768);
 }
 
+static void assert_error(const char *text, const char *what);
+
+/* --- the empirical form ("hist:") ---------------------------------------- */
+
+static void test_hist_forms(void **state)
+{
+    (void)state;
+    struct fl_dist d = dist(FL_DIST_BYTES, "hist:64:30,512:40,4k:20,64k:10");
+    assert_true(d.hist && !d.log);
+    assert_int_equal(d.h.n, 4);
+    assert_int_equal(d.h.edge[2], 4096);
+    assert_int_equal(d.h.weight[1], 40);
+    assert_int_equal(fl_dist_lowest(&d), 0); /* sizes start at 0 */
+    assert_int_equal(fl_dist_highest(&d), 65536);
+    d = dist(FL_DIST_COUNT, "hist:1:50,10:30,100:20");
+    assert_int_equal(fl_dist_lowest(&d), 1); /* counts start at 1 */
+    d = dist(FL_DIST_COUNT, "hist:0:5,10:95");
+    assert_int_equal(fl_dist_lowest(&d), 0); /* unless an edge of 0 says so */
+    d = dist(FL_DIST_BYTES, "hist:1k:0,4k:1,16k:0");
+    assert_int_equal(fl_dist_lowest(&d), 1025); /* empty buckets at the ends */
+    assert_int_equal(fl_dist_highest(&d), 4096);
+    d = dist(FL_DIST_TIME, " hist: 10ms : 3 , 1s:7 ");
+    assert_int_equal(d.h.edge[1], SEC);
+
+    char buf[256];
+    const char *const forms[] = {"hist:64:30,512:40,4k:20,64k:10", "hist:0:1,1m:0,1g:5",
+                                 "hist:10ms:3,1s:7,2m:1", "hist:64:1,4k:1~64:1,4k:9",
+                                 "hist:1k:5~1m:5"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        enum fl_dist_unit u = strstr(forms[i], "ms") ? FL_DIST_TIME : FL_DIST_BYTES;
+        d = dist(u, forms[i]);
+        fl_dist_format(&d, buf, sizeof(buf));
+        assert_string_equal(buf, forms[i]);
+    }
+    d = dist(FL_DIST_BYTES, "hist:1024:5~hist:1024:5"); /* the same list twice: no drift */
+    fl_dist_format(&d, buf, sizeof(buf));
+    assert_string_equal(buf, "hist:1k:5");
+
+    assert_dist_bad(FL_DIST_BYTES, "hist:", "empty bucket");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1,", "empty bucket");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1,,128:1", "empty bucket");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64", "bucket '64': expected EDGE:WEIGHT");
+    assert_dist_bad(FL_DIST_BYTES, "hist:512:1,64:1",
+                    "edge 64 is not above the edge before it, 512");
+    assert_dist_bad(FL_DIST_BYTES, "hist:4k:1,4096:1", "edge 4k is not above");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:0,128:0", "the weights add up to 0");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:-1", "weight '-1': expected a whole number");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1.5", "weight '1.5'");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:2000000000", "0..1000000000");
+    assert_dist_bad(FL_DIST_BYTES, "hist:5x:1", "bucket '5x:1': unknown size suffix 'x'");
+    assert_dist_bad(FL_DIST_BYTES, "hist:2g:1", "too large");
+    assert_dist_bad(FL_DIST_COUNT, "hist:2k:1", "a count is a plain number");
+    assert_dist_bad(FL_DIST_BYTES, "log:hist:64:1", "log: and hist: do not combine");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1~log:64:1", "not to log:");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1~1k-2k", "expected EDGE:WEIGHT");
+    assert_dist_bad(FL_DIST_BYTES, "hist:64:1~128:1~256:1", "more than one '~'");
+    assert_dist_bad(FL_DIST_BYTES,
+                    "hist:1:1,2:1,3:1,4:1,5:1,6:1,7:1,8:1,9:1,10:1,11:1,12:1,13:1,14:1,15:1,16:1,"
+                    "17:1",
+                    "more than 16 buckets");
+}
+
+/* Draws n values at `progress`; counts[i] is how many fell in bucket i of
+ * `edges` (value <= edges[i], above edges[i-1]); fails on one outside. */
+static void count_buckets(const struct fl_dist *d, double progress, const uint64_t *edges, size_t n,
+                          uint64_t lo, unsigned *counts, int draws)
+{
+    uint64_t rng = 12345;
+    memset(counts, 0, n * sizeof(*counts));
+    for (int k = 0; k < draws; k++) {
+        uint64_t v = fl_dist_sample(d, &rng, progress);
+        size_t i = 0;
+        while (i < n && v > edges[i])
+            i++;
+        if (v < lo || i == n)
+            fail_msg("draw %llu outside %llu-%llu", (unsigned long long)v, (unsigned long long)lo,
+                     (unsigned long long)edges[n - 1]);
+        counts[i]++;
+    }
+}
+
+static void assert_share(unsigned count, int draws, double want)
+{
+    double got = (double)count / draws;
+    if (fabs(got - want) > 0.01) /* 100,000 draws: sigma at most 0.0016 */
+        fail_msg("share %.4f, want %.4f", got, want);
+}
+
+static void test_hist_sampling(void **state)
+{
+    (void)state;
+    const int n = 100000;
+    unsigned c[4];
+    struct fl_dist d = dist(FL_DIST_BYTES, "hist:64:30,512:40,4k:20,64k:10");
+    const uint64_t edges[] = {64, 512, 4096, 65536};
+    count_buckets(&d, 0, edges, 4, 0, c, n);
+    assert_share(c[0], n, 0.3);
+    assert_share(c[1], n, 0.4);
+    assert_share(c[2], n, 0.2);
+    assert_share(c[3], n, 0.1);
+    /* Uniform inside a bucket: half of (512, 4k] lies below 2304. */
+    uint64_t rng = 7;
+    unsigned in = 0, below = 0;
+    for (int k = 0; k < n; k++) {
+        uint64_t v = fl_dist_sample(&d, &rng, 0);
+        in += v > 512 && v <= 4096;
+        below += v > 512 && v <= 2304;
+    }
+    assert_true(fabs((double)below / in - 0.5) < 0.02);
+
+    /* Zero-weight buckets are never drawn; a 0 edge is exactly 0. */
+    d = dist(FL_DIST_BYTES, "hist:0:25,100:0,200:75");
+    const uint64_t e2[] = {0, 100, 200};
+    count_buckets(&d, 0.5, e2, 3, 0, c, n);
+    assert_share(c[0], n, 0.25);
+    assert_int_equal(c[1], 0);
+    assert_share(c[2], n, 0.75);
+
+    /* A count's first bucket starts at 1 and reaches its edge. */
+    d = dist(FL_DIST_COUNT, "hist:3:1");
+    const uint64_t e3[] = {3};
+    count_buckets(&d, 0, e3, 1, 1, c, 3000);
+    sample_range(&d, 0, 1, 3);
+
+    /* One word of the caller's generator per draw, as every form. */
+    rng = 5;
+    uint64_t twin = 5;
+    fl_dist_sample(&d, &rng, 0.3);
+    fl_rand_next(&twin);
+    assert_int_equal(rng, twin);
+}
+
+static void test_hist_drift(void **state)
+{
+    (void)state;
+    const int n = 100000;
+    unsigned c[2];
+    const uint64_t edges[] = {1024, 65536};
+    struct fl_dist d = dist(FL_DIST_BYTES, "hist:1k:90,64k:10~hist:1k:10,64k:90");
+    assert_int_equal(fl_dist_lowest(&d), 0);
+    assert_int_equal(fl_dist_highest(&d), 65536);
+    count_buckets(&d, 0, edges, 2, 0, c, n); /* the first list at the start */
+    assert_share(c[0], n, 0.9);
+    count_buckets(&d, 1, edges, 2, 0, c, n); /* the second at the end */
+    assert_share(c[0], n, 0.1);
+    count_buckets(&d, 0.5, edges, 2, 0, c, n); /* an even mix halfway */
+    assert_share(c[0], n, 0.5);
+    count_buckets(&d, 7, edges, 2, 0, c, n); /* progress is clamped */
+    assert_share(c[0], n, 0.1);
+
+    /* Different edges at each end: the end's values only at the end. */
+    d = dist(FL_DIST_BYTES, "hist:100:1~200:0,300:1");
+    sample_range(&d, 0, 0, 100);
+    sample_range(&d, 1, 201, 300);
+    assert_int_equal(fl_dist_lowest(&d), 0);
+    assert_int_equal(fl_dist_highest(&d), 300);
+}
+
+static void test_hist_in_file(void **state)
+{
+    (void)state;
+    struct fl_scenario s;
+    load_ok(HEAD "[population p]\nshare = 1\nrequests = hist:1:60,20:40\n"
+                 "lifetime = hist:1s:50,1m:50\n"
+                 "[request w]\nweight = 1\nkind = work\nresp = hist:64:30,512:40,4k:20,64k:10\n",
+            &s);
+    assert_true(s.requests[0].resp.hist);
+    assert_int_equal(fl_dist_highest(&s.requests[0].resp), 65536);
+    assert_int_equal(fl_dist_highest(&s.populations[0].lifetime), 60 * SEC);
+    assert_int_equal(fl_dist_lowest(&s.populations[0].lifetime), 1); /* a time starts at 1 ns */
+    char *dump = NULL;
+    size_t len;
+    FILE *f = open_memstream(&dump, &len);
+    fl_scenario_print(f, &s);
+    fclose(f);
+    assert_non_null(strstr(dump, "resp = hist:64:30,512:40,4k:20,64k:10\n"));
+    assert_non_null(strstr(dump, "requests = hist:1:60,20:40\n"));
+    assert_non_null(strstr(dump, "lifetime = hist:1s:50,1m:50\n"));
+    struct fl_scenario b;
+    if (load_text(dump, &b))
+        fail_msg("dump refused: %s\n%s", err, dump);
+    assert_memory_equal(&s.requests[0].resp.h, &b.requests[0].resp.h, sizeof(struct fl_dist_hist));
+    free(dump);
+    fl_scenario_free(&s);
+    fl_scenario_free(&b);
+
+    /* Errors name the file, the line and the key, as for every form. */
+    assert_error(HEAD "[population p]\nshare = 1\n[request w]\nweight = 1\nkind = work\n"
+                      "resp = hist:4k:1,1k:1 # <-\n",
+                 "resp 'hist:4k:1,1k:1': edge 1k is not above the edge before it, 4k");
+    assert_error(HEAD "[population p]\nshare = 1\nrequests = hist:0:1,9:1 # <-\n" TAIL,
+                 "requests hist:0:1,9:1: a connection makes at least 1");
+    assert_error(HEAD "[population p]\nshare = 1\nlifetime = hist:1s:0 # <-\n" TAIL,
+                 "lifetime 'hist:1s:0': the weights add up to 0");
+}
+
 /* --- draws ---------------------------------------------------------------- */
 
 static uint64_t run_sequence(const struct fl_scenario *s, uint64_t seed)
@@ -755,6 +951,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dist_forms),
         cmocka_unit_test(test_suffixes),
         cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_hist_forms),
+        cmocka_unit_test(test_hist_sampling),
+        cmocka_unit_test(test_hist_drift),
+        cmocka_unit_test(test_hist_in_file),
         cmocka_unit_test(test_same_seed_same_sequence),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_population_slots),
