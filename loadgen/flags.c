@@ -75,7 +75,7 @@ const struct fl_lg_command fl_lg_run_command = {
     .prog = LG,
     .synopsis = "usage: " LG " run [--scenario FILE] [--target HOST:PORT] [options]\n"
                 "       " LG " matrix [--scenario FILE] [--out DIR] [options]  (matrix --help)\n"
-                "       " LG " report DIR [--no-plots]\n"
+                "       " LG " report DIR [--no-plots] [--repeats DIR2,...]\n"
                 "       " LG " scenario --from-log FILE [--format combined|json] [--out FILE.ini]\n"
                 "\n"
                 "Drives one server with a scenario; writes DIR/timeseries.csv (one row per\n"
@@ -139,14 +139,17 @@ const struct fl_lg_command fl_lg_matrix_command = {
 static const struct fl_lg_flag report_flags[] = {
     {"no-plots", 0, FL_LG_FLAG_SWITCH, offsetof(struct fl_lg_report_opts, no_plots), "",
      "no gnuplot pictures", 0, 0},
+    {"repeats", 0, FL_LG_FLAG_TEXT, offsetof(struct fl_lg_report_opts, repeats), "DIR,...",
+     "folders where the same matrix ran again: the verdict's spread", 0, 0},
     {"help", 'h', FL_LG_FLAG_HELP, 0, "", "this text", 0, 0},
 };
 
 const struct fl_lg_command fl_lg_report_command = {
     .prog = LG " report",
-    .synopsis = "usage: " LG " report DIR [--no-plots]\n"
+    .synopsis = "usage: " LG " report DIR [--no-plots] [--repeats DIR2,...]\n"
                 "Rebuilds DIR/matrix.csv, matrix.json, index.html and the plots of a\n"
-                "`fraglab-loadgen matrix` folder from what is on disk (runs may be partial).\n",
+                "`fraglab-loadgen matrix` folder from what is on disk (runs may be partial),\n"
+                "and says what to run for its traffic (the verdict).\n",
     .epilog = NULL,
     .flags = report_flags,
     .nflags = NFLAGS(report_flags),

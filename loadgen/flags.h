@@ -34,7 +34,7 @@ struct fl_lg_matrix_opts {
 
 /* `fraglab-loadgen report DIR`. */
 struct fl_lg_report_opts {
-    const char *dir;
+    const char *dir, *repeats;
     bool no_plots;
 };
 

@@ -802,7 +802,7 @@ int fl_lg_cmd_matrix(int argc, char **argv, const char *default_scenario)
     if (failed < 0)
         return fl__mx_stop ? 130 : 1;
     char err[512];
-    if (fl_lg_report_dir(mx.dir, true, stdout, err, sizeof(err))) {
+    if (fl_lg_report_dir(mx.dir, true, stdout, NULL, err, sizeof(err))) {
         fprintf(stderr, PROG ": report: %s\n", err);
         return 1;
     }

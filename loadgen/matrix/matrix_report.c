@@ -17,6 +17,7 @@
 
 #include "flags.h"
 #include "matrix_report_internal.h"
+#include "matrix_verdict.h"
 
 #define PROG "fraglab-loadgen report"
 
@@ -362,21 +363,62 @@ static void release(struct fl__mr_report *r)
     free(r->ratios);
 }
 
-int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, size_t errlen)
+/* The repeats' folders (a comma list) loaded into reps[1..]; their count,
+ * or -1 with one line in `err`. */
+static int load_repeats(struct fl__mr_report *reps, char *list, char *err, size_t errlen)
 {
-    struct fl__mr_report r = {.dir = dir};
-    int rc = load(&r, err, errlen);
+    const cJSON *sc0 = cJSON_GetObjectItemCaseSensitive(reps[0].runs_json, "scenario");
+    int n = 1;
+    for (char *save = NULL, *d = list ? strtok_r(list, ",", &save) : NULL; d;
+         d = strtok_r(NULL, ",", &save)) {
+        if (n == FL__MV_MAX_FOLDERS) {
+            seterr(err, errlen, "--repeats: at most %d folders", FL__MV_MAX_FOLDERS - 1);
+            return -1;
+        }
+        reps[n].dir = d;
+        int rc = load(&reps[n++], err, errlen);
+        if (rc)
+            return -1;
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(reps[n - 1].runs_json, "scenario");
+        if (!cJSON_IsString(sc) || !cJSON_IsString(sc0) ||
+            strcmp(sc->valuestring, sc0->valuestring) != 0) {
+            seterr(err, errlen, "--repeats: %s ran scenario %s, %s ran %s: not the same traffic", d,
+                   cJSON_IsString(sc) ? sc->valuestring : "?", reps[0].dir,
+                   cJSON_IsString(sc0) ? sc0->valuestring : "?");
+            return -1;
+        }
+    }
+    return n;
+}
+
+int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, const char *repeats, char *err,
+                     size_t errlen)
+{
+    struct fl__mr_report reps[FL__MV_MAX_FOLDERS] = {{.dir = dir}}, *r = &reps[0];
+    struct fl__mr_verdict v = {.pairs = NULL};
+    char *list = repeats ? strdup(repeats) : NULL;
+    int nreps = 0, rc = repeats && !list ? -ENOMEM : load(r, err, errlen);
+    if (rc == 0 && (nreps = load_repeats(reps, list, err, errlen)) < 0)
+        rc = -EINVAL;
+    if (rc == 0 && (rc = fl__mv_judge(reps, nreps, &v)) != 0)
+        seterr(err, errlen, "out of memory");
+    r->verdict = rc == 0 ? &v : NULL;
     if (rc == 0)
-        rc = fl__mr_write_csv(&r, err, errlen);
+        rc = fl__mr_write_csv(r, err, errlen);
     if (rc == 0)
-        rc = fl__mr_write_json(&r, err, errlen);
-    if (rc == 0 && table_out)
-        fl__mr_print_table(table_out, &r);
+        rc = fl__mr_write_json(r, err, errlen);
+    if (rc == 0 && table_out) {
+        fl__mr_print_table(table_out, r);
+        fl__mv_print(table_out, &v);
+    }
     if (rc == 0 && plots)
-        r.plots = fl__mr_plot(&r);
+        r->plots = fl__mr_plot(r);
     if (rc == 0)
-        rc = fl__mr_write_html(&r, err, errlen);
-    release(&r);
+        rc = fl__mr_write_html(r, err, errlen);
+    fl__mv_free(&v);
+    for (int i = 0; i < FL__MV_MAX_FOLDERS; i++)
+        release(&reps[i]);
+    free(list);
     return rc;
 }
 
@@ -420,11 +462,12 @@ int fl_lg_cmd_report(int argc, char **argv)
     const char *dir = o.dir;
     bool plots = !o.no_plots;
     if (!dir) {
-        fprintf(stderr, PROG ": no folder given (usage: " PROG " DIR [--no-plots])\n");
+        fprintf(stderr,
+                PROG ": no folder given (usage: " PROG " DIR [--no-plots] [--repeats DIR2,...])\n");
         return 2;
     }
     char err[512];
-    if (fl_lg_report_dir(dir, plots, stdout, err, sizeof(err))) {
+    if (fl_lg_report_dir(dir, plots, stdout, o.repeats, err, sizeof(err))) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;
     }

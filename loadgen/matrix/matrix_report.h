@@ -13,10 +13,14 @@ int fl_lg_cmd_report(int argc, char **argv);
 
 /* Reads DIR/runs.json and every run under it (partial runs included),
  * writes DIR/matrix.csv, DIR/matrix.json, DIR/index.html and, with `plots`,
- * DIR/plots.gp and its PNGs; prints the table to `table_out` (may be NULL).
- * 0, or -errno with one line in `err`. A missing gnuplot is a warning on
- * stderr, not a failure. */
-int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, char *err, size_t errlen);
+ * DIR/plots.gp and its PNGs; prints the table and the verdict (what to run
+ * for this traffic, matrix_verdict.h) to `table_out` (may be NULL).
+ * `repeats`: NULL, or a comma list of folders where the same scenario ran
+ * again; the verdict takes each pairing's figures over all of them, with
+ * their range. 0, or -errno with one line in `err`. A missing gnuplot is a
+ * warning on stderr, not a failure. */
+int fl_lg_report_dir(const char *dir, bool plots, FILE *table_out, const char *repeats, char *err,
+                     size_t errlen);
 
 /* Rewrites DIR/index.html alone from what is on disk now, for a matrix
  * under way: DIR/runs.json, or without one each DIR/runs/NAME/ holding a

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "matrix_report_internal.h"
+#include "matrix_verdict.h"
 
 void fl__mr_esc(FILE *f, const char *s)
 {
@@ -41,23 +42,27 @@ void fl__mr_esc(FILE *f, const char *s)
 /* The page fits a 1400 px window: byte columns carry their unit (MiB) in
  * the header, headers wrap, group headers name what three columns share,
  * and the allocator's own figures go to a second table. */
-static const char css[] = "body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}"
-                          "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-                          "th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right}"
-                          "th{background:#eee;font-weight:normal}td.l,th.l{text-align:left}"
-                          "thead th{vertical-align:bottom}"
-                          "td{white-space:nowrap}td.nc{color:#888}"
-                          "td.alloc{white-space:normal;overflow-wrap:anywhere;min-width:9em;"
-                          "max-width:16em}"
-                          "span.drift{display:block;white-space:normal;color:#a40;font-size:90%}"
-                          "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
-                          "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
-                          "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}"
-                          "p.live{background:#eef6ff;border:1px solid #9bd;padding:.4em .6em}"
-                          ".chart{width:100%;height:300px}.toggles{font-size:85%;margin:.3em 0}"
-                          ".toggles label{margin-right:1em;white-space:nowrap}"
-                          ".dygraph-legend{font-size:80%!important;width:auto!important;"
-                          "background:rgba(255,255,255,.9)!important}";
+static const char css[] =
+    "body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+    "th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right}"
+    "th{background:#eee;font-weight:normal}td.l,th.l{text-align:left}"
+    "thead th{vertical-align:bottom}"
+    "td{white-space:nowrap}td.nc{color:#888}"
+    "td.alloc{white-space:normal;overflow-wrap:anywhere;min-width:9em;"
+    "max-width:16em}"
+    "span.drift{display:block;white-space:normal;color:#a40;font-size:90%}"
+    "tr.failed td{background:#fdd}tr.partial td{background:#ffd}"
+    "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
+    "code,pre{background:#f4f4f4;padding:.1em .3em}pre{white-space:pre-wrap}"
+    "p.live{background:#eef6ff;border:1px solid #9bd;padding:.4em .6em}"
+    "#verdict{border-left:4px solid #2a6;padding:.2em .8em;background:#f4fbf6}"
+    "#verdict p{margin:.3em 0}#verdict p.head{font-weight:bold}"
+    "#verdict p.sub{margin-left:1.5em}"
+    ".chart{width:100%;height:300px}.toggles{font-size:85%;margin:.3em 0}"
+    ".toggles label{margin-right:1em;white-space:nowrap}"
+    ".dygraph-legend{font-size:80%!important;width:auto!important;"
+    "background:rgba(255,255,255,.9)!important}";
 
 #define MIB (1024.0 * 1024.0)
 
@@ -432,6 +437,8 @@ static void page(FILE *f, const struct fl__mr_report *r)
     if (r->live && r->running)
         live_note(f, r);
     table(f, r);
+    if (r->verdict)
+        fl__mv_html(f, r->verdict);
     fl__mr_write_charts(f, r);
     detail(f, r);
     ratios(f, r);

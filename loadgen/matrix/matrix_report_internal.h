@@ -158,6 +158,9 @@ struct fl__mr_report {
     struct fl__mr_ratio *ratios;
     int nratios;
     bool plots; /* the PNGs were made this time */
+    /* What to run (matrix_verdict.h); NULL on the live page, whose runs
+     * have not ended. */
+    const struct fl__mr_verdict *verdict;
     /* Written by fl_mr_write_live: `running` reloads itself every
      * FL__MR_LIVE_REFRESH_S; neither draws the PNGs. */
     bool live, running;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "matrix_report_internal.h"
+#include "matrix_verdict.h"
 
 /* The figures of a run, in matrix.csv order: column, field, decimals. */
 #define FL_MR_FIGURES(X)                                                                           \
@@ -236,6 +237,8 @@ int fl__mr_write_json(const struct fl__mr_report *r, char *err, size_t errlen)
     cJSON *ratios = cJSON_AddArrayToObject(root, "ratios");
     for (int i = 0; i < r->nratios; i++)
         cJSON_AddItemToArray(ratios, ratio_json(&r->ratios[i]));
+    if (r->verdict)
+        cJSON_AddItemToObject(root, "verdict", fl__mv_json(r->verdict));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) {

@@ -15,6 +15,7 @@ small: three pairings (tpc, ws, ws-owner under glibc) at 200 req/s.
    runs.json counts its late intervals.
    While it runs, index.html is the live page (it reloads itself) and
    prometheus-targets.json lists the three servers; after it, neither.
+   The verdict follows the table, in the terminal, matrix.json and the page.
 5. SIGKILL of the matrix mid-run: within a few seconds none of its children
    (servers and run children, pids taken from /proc before the kill) is
    left, and `report DIR` still builds from what is on disk.
@@ -132,6 +133,20 @@ def all_at_once(a):
             fail(f"matrix.json {run_.get('name')}: no cpus or intervals_behind")
     if "cpus: tpc-glibc" not in r.stdout:
         fail("the report's table has no cpus note")
+    # The verdict ends the table: the same lines in the terminal, matrix.json
+    # and the page; all three carried the same load, so it names a pairing
+    # or, if every p99 but one was out of tolerance, still one.
+    v = mj.get("verdict") or {}
+    lines = v.get("lines") or []
+    if v.get("runs") != 1 or not lines or lines[0] not in r.stdout:
+        fail(f"no verdict after the table: {v}")
+    if v.get("pick") not in ("tpc-glibc", "ws-glibc", "ws-owner-glibc"):
+        fail(f"the verdict picked nothing at equal load: {lines}")
+    if "one run, no spread" not in r.stdout:
+        fail("the verdict does not say how sure it is")
+    with open(os.path.join(out, "index.html")) as f:
+        if "<h2>Verdict</h2>" not in f.read():
+            fail("the page has no verdict")
     # While the pairings ran: the live page reloading itself, and the
     # file_sd targets listing the three servers with their labels.
     if not seen["live"]:

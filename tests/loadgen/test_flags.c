@@ -247,7 +247,7 @@ static void test_tables_hold_todays_flags(void **state)
     static const char *const matrix[] = {
         "scenario", "modes",   "allocators", "duration", "idle", "interval", "connections",
         "rate",     "threads", "server",     "out",      "help", "parallel", "no-headroom-check"};
-    static const char *const report[] = {"no-plots", "help"};
+    static const char *const report[] = {"no-plots", "repeats", "help"};
     static const char *const scenario[] = {"from-log", "format", "out", "help"};
     const char *const *lists[] = {run, matrix, report, scenario};
     size_t sizes[] = {sizeof(run) / sizeof(*run), sizeof(matrix) / sizeof(*matrix),

@@ -335,10 +335,10 @@ static int setup(void **state)
     write_fake2(root2);
     char err[256] = "";
     FILE *devnull = fopen("/dev/null", "w");
-    int rc = fl_lg_report_dir(root, false, devnull, err, sizeof(err));
+    int rc = fl_lg_report_dir(root, false, devnull, NULL, err, sizeof(err));
     /* With plots: plots.gp is written even where gnuplot is missing. */
     if (rc == 0)
-        rc = fl_lg_report_dir(root2, true, devnull, err, sizeof(err));
+        rc = fl_lg_report_dir(root2, true, devnull, NULL, err, sizeof(err));
     fclose(devnull);
     if (rc)
         fprintf(stderr, "report: %s\n", err);
@@ -442,6 +442,41 @@ static void test_ratios(void **state)
     cJSON_Delete(j);
 }
 
+/* The verdict after the table: in matrix.json and on the page; with
+ * --repeats (here the folder again) it counts the runs, and a repeat of
+ * other traffic is refused with one line. */
+static void test_verdict(void **state)
+{
+    (void)state;
+    char *text = slurp(root, "matrix.json");
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verdict");
+    assert_non_null(v);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(v, "runs")->valueint, 1);
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(v, "lines")) > 0);
+    cJSON_Delete(j);
+    char *html = slurp(root, "index.html");
+    assert_non_null(strstr(html, "<h2>Verdict</h2>"));
+    free(html);
+    char err[512] = "";
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(fl_lg_report_dir(root, false, devnull, root, err, sizeof(err)), 0);
+    text = slurp(root, "matrix.json");
+    j = cJSON_Parse(text);
+    free(text);
+    v = cJSON_GetObjectItemCaseSensitive(j, "verdict");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(v, "runs")->valueint, 2);
+    cJSON_Delete(j);
+    assert_true(fl_lg_report_dir(root, false, devnull, root2, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "ran scenario overhead"));
+    assert_non_null(strstr(err, "not the same traffic"));
+    fclose(devnull);
+    /* back to the one-run folder the other tests read */
+    assert_int_equal(fl_lg_report_dir(root, false, NULL, NULL, err, sizeof(err)), 0);
+}
+
 static void test_html(void **state)
 {
     (void)state;
@@ -478,7 +513,7 @@ static void test_missing_dir(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_true(fl_lg_report_dir("/nonexistent/fraglab", false, NULL, err, sizeof(err)) < 0);
+    assert_true(fl_lg_report_dir("/nonexistent/fraglab", false, NULL, NULL, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "runs.json"));
     char *argv[] = {"report", NULL};
     assert_int_equal(fl_lg_cmd_report(1, argv), 2);
@@ -512,7 +547,7 @@ static void test_plot_colours(void **state)
     char err[256] = "";
     FILE *devnull = fopen("/dev/null", "w");
     /* Plots on: gnuplot itself may be missing; plots.gp is written first. */
-    assert_int_equal(fl_lg_report_dir(dir, true, devnull, err, sizeof(err)), 0);
+    assert_int_equal(fl_lg_report_dir(dir, true, devnull, NULL, err, sizeof(err)), 0);
     fclose(devnull);
     char *gp = slurp(dir, "plots.gp");
     assert_non_null(gp);
@@ -541,7 +576,7 @@ static void test_bars_plot(void **state)
     write_fake(dir);
     char err[256] = "";
     FILE *devnull = fopen("/dev/null", "w");
-    assert_int_equal(fl_lg_report_dir(dir, true, devnull, err, sizeof(err)), 0);
+    assert_int_equal(fl_lg_report_dir(dir, true, devnull, NULL, err, sizeof(err)), 0);
     fclose(devnull);
     char *gp = slurp(dir, "plots.gp");
     assert_non_null(gp);
@@ -799,7 +834,7 @@ static void test_single_run(void **state)
     write_fake(dir); /* its runs/ folder; runs.json is not read below */
     write_run(dir, "tpc-glibc", tpc_glibc, 12, true, 1000, -1);
     snprintf(run, sizeof(run), "%s/runs/tpc-glibc", dir);
-    assert_int_equal(fl_lg_report_dir(run, false, NULL, err, sizeof(err)), 0);
+    assert_int_equal(fl_lg_report_dir(run, false, NULL, NULL, err, sizeof(err)), 0);
     char *csv = slurp(run, "matrix.csv");
     assert_non_null(csv);
     char b[256];
@@ -821,7 +856,7 @@ static void test_single_run(void **state)
     /* A run still under way (no summary.json): its rows, marked partial. */
     write_run(dir, "ws-partial", ws_glibc, 8, false, 0, -1);
     snprintf(partial, sizeof(partial), "%s/runs/ws-partial", dir);
-    assert_int_equal(fl_lg_report_dir(partial, false, NULL, err, sizeof(err)), 0);
+    assert_int_equal(fl_lg_report_dir(partial, false, NULL, NULL, err, sizeof(err)), 0);
     csv = slurp(partial, "matrix.csv");
     assert_non_null(csv);
     assert_true(csv_cell(csv, "ws-partial", "status", b, sizeof(b)));
@@ -831,7 +866,7 @@ static void test_single_run(void **state)
 
     /* Neither kind: one line saying what DIR should hold. */
     snprintf(run, sizeof(run), "%s/runs", dir);
-    assert_true(fl_lg_report_dir(run, false, NULL, err, sizeof(err)) < 0);
+    assert_true(fl_lg_report_dir(run, false, NULL, NULL, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "runs.json: No such file or directory"));
     assert_non_null(strstr(err, "timeseries.csv"));
     assert_null(strchr(err, '\n'));
@@ -857,6 +892,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_comparable),       cmocka_unit_test(test_allocator_detail),
         cmocka_unit_test(test_overhead_plot),    cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_single_run),       cmocka_unit_test(test_bars_plot),
+        cmocka_unit_test(test_verdict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
