@@ -50,7 +50,7 @@ static const uint64_t unit_max[] = {
     [FL_DIST_TIME] = FL_DIST_MAX_TIME,
 };
 
-__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt, ...)
+int fl__dist_bad(char *why, size_t whylen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +75,7 @@ static int parse_time(const char *s, uint64_t *out, char *why, size_t whylen)
     if (fl_duration_parse(s, &v, why, whylen) == -EINVAL)
         return -EINVAL;
     if (v > FL_DIST_MAX_TIME) /* -ERANGE too */
-        return bad(why, whylen, "too long (at most 30 days)");
+        return fl__dist_bad(why, whylen, "too long (at most 30 days)");
     *out = v;
     return 0;
 }
@@ -87,18 +87,18 @@ static int parse_whole(enum fl_dist_unit unit, const char *s, size_t digits, uin
 {
     const char *p = s + digits;
     if (*p == '.')
-        return bad(why, whylen, "expected a whole number");
+        return fl__dist_bad(why, whylen, "expected a whole number");
     const struct suffix *u = find_sfx(p);
     if (unit == FL_DIST_COUNT && *p)
-        return bad(why, whylen, "a count is a plain number");
+        return fl__dist_bad(why, whylen, "a count is a plain number");
     if (!u)
-        return bad(why, whylen, "unknown size suffix '%s' (k, m or g)", p);
+        return fl__dist_bad(why, whylen, "unknown size suffix '%s' (k, m or g)", p);
     /* Ten digits already exceed every maximum; more could overflow. */
     uint64_t n = digits > 10 ? UINT64_MAX : strtoull(s, NULL, 10);
     if (n > unit_max[unit] / u->mul) {
         char max[32];
         fl_dist_format_value(unit, unit_max[unit], max, sizeof(max));
-        return bad(why, whylen, "too large (at most %s)", max);
+        return fl__dist_bad(why, whylen, "too large (at most %s)", max);
     }
     *out = n * u->mul;
     return 0;
@@ -109,13 +109,13 @@ int fl_dist_parse_value(enum fl_dist_unit unit, const char *text, uint64_t *out,
 {
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
-        return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
+        return fl__dist_bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
     char *s = fl_ini_trim(strcpy(buf, text));
     if (unit == FL_DIST_TIME)
         return parse_time(s, out, why, whylen);
     size_t digits = strspn(s, "0123456789");
     if (!digits)
-        return bad(why, whylen, "expected a number");
+        return fl__dist_bad(why, whylen, "expected a number");
     return parse_whole(unit, s, digits, out, why, whylen);
 }
 
@@ -130,11 +130,11 @@ static int parse_range(enum fl_dist_unit unit, char *s, uint64_t *lo, uint64_t *
     if (rc || !dash)
         return rc;
     if (strchr(dash + 1, '-'))
-        return bad(why, whylen, "more than one '-' in a range");
+        return fl__dist_bad(why, whylen, "more than one '-' in a range");
     rc = fl_dist_parse_value(unit, dash + 1, hi, why, whylen);
     if (rc == 0 && *lo > *hi)
-        return bad(why, whylen, "range start %s is above its end %s", fl_ini_trim(s),
-                   fl_ini_trim(dash + 1));
+        return fl__dist_bad(why, whylen, "range start %s is above its end %s", fl_ini_trim(s),
+                            fl_ini_trim(dash + 1));
     return rc;
 }
 
@@ -143,7 +143,7 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
 {
     char buf[FL_SCENARIO_STR_MAX];
     if (strlen(text) >= sizeof(buf))
-        return bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
+        return fl__dist_bad(why, whylen, "value longer than %zu bytes", sizeof(buf) - 1);
     char *s = fl_ini_trim(strcpy(buf, text));
     if (strncmp(s, "hist:", 5) == 0)
         return fl__dist_hist_parse(d, unit, s + 5, why, whylen);
@@ -153,12 +153,12 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
         s += 4;
     }
     if (strncmp(s, "hist:", 5) == 0)
-        return bad(why, whylen, "log: and hist: do not combine");
+        return fl__dist_bad(why, whylen, "log: and hist: do not combine");
     char *tilde = strchr(s, '~');
     if (tilde) {
         *tilde = '\0';
         if (strchr(tilde + 1, '~'))
-            return bad(why, whylen, "more than one '~'");
+            return fl__dist_bad(why, whylen, "more than one '~'");
     }
     int rc = parse_range(unit, s, &r.lo, &r.hi, why, whylen);
     r.lo_end = r.lo;
@@ -168,7 +168,7 @@ int fl_dist_parse(struct fl_dist *d, enum fl_dist_unit unit, const char *text, c
     if (rc)
         return rc;
     if (r.log && fl_dist_lowest(&r) == 0)
-        return bad(why, whylen, "log-uniform needs a lower bound of at least 1");
+        return fl__dist_bad(why, whylen, "log-uniform needs a lower bound of at least 1");
     *d = r;
     return 0;
 }

@@ -36,16 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (whylen)
-        vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static uint64_t unit_floor(enum fl_dist_unit unit)
 {
     return unit == FL_DIST_BYTES ? 0 : 1;
@@ -65,8 +55,8 @@ static int parse_weight(const char *w, uint32_t *out, char *why, size_t whylen)
     /* Ten digits already exceed the maximum; more could overflow. */
     uint64_t v = digits && digits <= 10 ? strtoull(w, NULL, 10) : UINT64_MAX;
     if (!digits || w[digits] || v > FL_DIST_MAX_WEIGHT)
-        return bad(why, whylen, "weight '%s': expected a whole number 0..%" PRIu32, w,
-                   FL_DIST_MAX_WEIGHT);
+        return fl__dist_bad(why, whylen, "weight '%s': expected a whole number 0..%" PRIu32, w,
+                            FL_DIST_MAX_WEIGHT);
     *out = (uint32_t)v;
     return 0;
 }
@@ -77,24 +67,24 @@ static int parse_bucket(struct fl_dist_hist *h, enum fl_dist_unit unit, char *b,
 {
     char sub[FL_SCENARIO_STR_MAX];
     if (!*b)
-        return bad(why, whylen, "empty bucket (two commas, or one at an end)");
+        return fl__dist_bad(why, whylen, "empty bucket (two commas, or one at an end)");
     if (h->n == FL_DIST_MAX_BUCKETS)
-        return bad(why, whylen, "more than %d buckets", FL_DIST_MAX_BUCKETS);
+        return fl__dist_bad(why, whylen, "more than %d buckets", FL_DIST_MAX_BUCKETS);
     char *colon = strrchr(b, ':');
     if (!colon)
-        return bad(why, whylen, "bucket '%s': expected EDGE:WEIGHT", b);
+        return fl__dist_bad(why, whylen, "bucket '%s': expected EDGE:WEIGHT", b);
     *colon = '\0';
     char *edge = fl_ini_trim(b), *weight = fl_ini_trim(colon + 1);
     uint64_t e;
     if (fl_dist_parse_value(unit, edge, &e, sub, sizeof(sub)) ||
         parse_weight(weight, &h->weight[h->n], sub, sizeof(sub)))
-        return bad(why, whylen, "bucket '%s:%s': %s", edge, weight, sub);
+        return fl__dist_bad(why, whylen, "bucket '%s:%s': %s", edge, weight, sub);
     if (h->n && e <= h->edge[h->n - 1]) {
         char a[32], p[32];
         fl_dist_format_value(unit, e, a, sizeof(a));
         fl_dist_format_value(unit, h->edge[h->n - 1], p, sizeof(p));
-        return bad(why, whylen, "edge %s is not above the edge before it, %s (edges increase)", a,
-                   p);
+        return fl__dist_bad(why, whylen,
+                            "edge %s is not above the edge before it, %s (edges increase)", a, p);
     }
     h->edge[h->n++] = e;
     return 0;
@@ -125,7 +115,7 @@ static int parse_list(struct fl_dist_hist *h, enum fl_dist_unit unit, char *s, u
             last = i;
     }
     if (first == h->n)
-        return bad(why, whylen, "the weights add up to 0");
+        return fl__dist_bad(why, whylen, "the weights add up to 0");
     *lo = bucket_lo(h, unit, first);
     *hi = h->edge[last];
     return 0;
@@ -139,7 +129,7 @@ int fl__dist_hist_parse(struct fl_dist *d, enum fl_dist_unit unit, char *s, char
     if (tilde) {
         *tilde = '\0';
         if (strchr(tilde + 1, '~'))
-            return bad(why, whylen, "more than one '~'");
+            return fl__dist_bad(why, whylen, "more than one '~'");
     }
     int rc = parse_list(&r.h, unit, s, &r.lo, &r.hi, why, whylen);
     if (rc)
@@ -152,7 +142,7 @@ int fl__dist_hist_parse(struct fl_dist *d, enum fl_dist_unit unit, char *s, char
         if (strncmp(end, "hist:", 5) == 0)
             end += 5;
         if (strncmp(end, "log:", 4) == 0)
-            return bad(why, whylen, "a hist drifts to another hist, not to log:");
+            return fl__dist_bad(why, whylen, "a hist drifts to another hist, not to log:");
         rc = parse_list(&r.h_end, unit, end, &r.lo_end, &r.hi_end, why, whylen);
         if (rc)
             return rc;

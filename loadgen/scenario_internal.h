@@ -92,6 +92,11 @@ bool fl__scenario_finish_section(struct fl__loader *ld);
 /* Checks the whole file once read: phases, warm-up, shares and weights. */
 bool fl__scenario_finish_file(struct fl__loader *ld);
 
+/* scenario_dist.c: `why` from fmt (when whylen), then -EINVAL: how a
+ * distribution's parser fails. */
+__attribute__((format(printf, 3, 4))) int fl__dist_bad(char *why, size_t whylen, const char *fmt,
+                                                       ...);
+
 /* scenario_hist.c: the "hist:" form of a distribution. */
 
 /* Parses `s`, what follows "hist:", into `d` (modifies `s`). 0, or -EINVAL with why. */
