@@ -15,10 +15,13 @@ Cases:
   million  logs of 100,000 and 1,000,000 json lines convert; the peak RSS
            of the converter (wait4's ru_maxrss) is below 32 MiB for both and
            does not grow with the lines (the larger within 1 MiB of the
-           smaller); the million-line scenario runs 2 s against the server.
+           smaller; not checked in a sanitizer build, whose shadow memory
+           and quarantine are the peak); the million-line scenario runs 2 s
+           against the server.
 No assertion is on time; every process has a timeout.
 
 usage: suite_fromlog.py --loadgen PATH --server PATH --config-dir DIR --gen PATH [--case NAME]
+       [--sanitize=address,undefined]
 Exit 0 all passed, 1 any failed, 77 when the server cannot run here.
 """
 
@@ -163,6 +166,13 @@ def case_million(args, tmp):
         rss[n] = convert_rss(args, log, ini, "json")
         os.unlink(log)
         print(f"# {n} lines: peak RSS {rss[n] / MiB:.1f} MiB", flush=True)
+    # Under AddressSanitizer the peak is its shadow memory and its quarantine
+    # of freed blocks (199 MiB at 100,000 lines), not the converter's: the
+    # bound is a release build's. Both logs still convert and run.
+    if args.sanitize:
+        print(f"# {args.sanitize} build: the peak RSS bound is not checked")
+        return check_run(args, os.path.join(tmp, "m1000000.ini"), tmp)
+    for n in rss:
         expect(rss[n] < 32 * MiB, f"{n} lines: peak RSS {rss[n] / MiB:.1f} MiB")
     expect(rss[1000000] <= rss[100000] + MiB,
            f"peak RSS grows with the lines: {rss[100000] / MiB:.1f} MiB for 100k, "
@@ -181,6 +191,7 @@ def main():
     ap.add_argument("--config-dir", required=True)
     ap.add_argument("--gen", required=True)
     ap.add_argument("--case", choices=sorted(CASES))
+    ap.add_argument("--sanitize", default="", help="the build's sanitizers (FRAGLAB_SANITIZE)")
     args = ap.parse_args()
     failed = skipped = 0
     names = [args.case] if args.case else list(CASES)
