@@ -32,8 +32,13 @@ static size_t state_size(struct fl_worker *w)
 static void refuse(struct fl_conn *c, enum fl_oom kind, uint64_t bytes)
 {
     c->refused = (uint8_t)(kind + 1);
-    c->refused_bytes = bytes;
+    c->refused_bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
 }
+
+/* An idle keep-alive connection is this struct and its state: 144 bytes
+ * here keep it, with its fl_buf header and malloc's, at 176 of the 256 a
+ * connection may cost beyond its state (bench/idle-conns.sh). */
+_Static_assert(sizeof(struct fl_conn) <= 144, "struct fl_conn grew: see bench/idle-conns.sh");
 
 struct fl_conn *fl_conn_new(struct fl_worker *w, enum fl_conn_kind kind)
 {
@@ -45,10 +50,10 @@ struct fl_conn *fl_conn_new(struct fl_worker *w, enum fl_conn_kind kind)
     }
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    c->kind = kind;
-    c->home = w;
+    c->kind = (uint8_t)kind;
+    c->home = (uint16_t)w->id;
     c->cur = w;
-    c->last_worker = w->id;
+    c->last_worker = (uint16_t)w->id;
     fl_out_reset(w, &c->out);
     fl_holds_init(&c->holds);
     size_t sz = state_size(w);

@@ -15,13 +15,13 @@
 #ifndef FL_SERVER_CONN_H
 #define FL_SERVER_CONN_H
 
-#include <linux/time_types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "counters.h"
 #include "out.h"
+#include "wheel.h"
 #include "workload.h"
 
 struct fl_http;
@@ -29,7 +29,7 @@ struct fl_worker;
 
 enum fl_conn_kind { FL_CONN_HTTP, FL_CONN_ECHO };
 
-/* The deadline linked to a connection's operation in flight. */
+/* The deadline of a connection's operation in flight. */
 enum fl_wait {
     FL_WAIT_NONE,
     FL_WAIT_IDLE, /* between requests (echo: between reads): keepalive_timeout */
@@ -46,28 +46,28 @@ enum fl_conn_next {
 };
 
 struct fl_conn {
-    /* the pending completion: set by the worker that reaped it */
-    int ev_op;
-    int ev_res;
-    char *ev_data; /* received bytes copied out of the buffer ring (fl_buf) */
-
-    enum fl_conn_kind kind;
-    int fd;                 /* -1 without a socket (tests) */
-    int last_worker;        /* worker that ran the previous step, for migrations */
-    struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
-    struct fl_worker *home; /* worker that accepted it */
-    bool closing;           /* close after the queued output is sent */
-    uint8_t wait;           /* enum fl_wait of the operation in flight */
-    uint64_t head_deadline; /* CLOCK_MONOTONIC ns by which the head must be in; 0: not set */
-    struct __kernel_timespec timeout; /* of the linked timeout in flight */
-
-    void *state; /* per-connection state of varied size (fl_buf) */
+    /* Laid out small: an idle keep-alive connection is this, its state and
+     * nothing else (bench/idle-conns.sh). */
+    char *ev_data;        /* received bytes copied out of the buffer ring (fl_buf) */
+    int ev_res;           /* the pending completion, set by the worker that reaped it */
+    int fd;               /* -1 without a socket (tests) */
+    uint16_t last_worker; /* worker that ran the previous step, for migrations */
+    uint16_t home;        /* worker that accepted it */
+    uint8_t ev_op;        /* enum fl_op of the pending completion */
+    uint8_t kind;         /* enum fl_conn_kind */
+    uint8_t wait;         /* enum fl_wait of the operation in flight */
     /* An allocation failed before there was a request to answer (the state,
      * or the copy of received bytes): the next read is answered 503 with
      * this kind and size, so the client reads the answer to its request
      * rather than a reset. refused == 0: none. */
-    uint8_t refused; /* enum fl_oom + 1 */
-    uint64_t refused_bytes;
+    uint8_t refused;        /* enum fl_oom + 1 */
+    uint32_t refused_bytes; /* saturated at UINT32_MAX */
+    bool closing;           /* close after the queued output is sent */
+    struct fl_worker *cur;  /* worker running the current step (parser callbacks) */
+    uint64_t head_deadline; /* CLOCK_MONOTONIC ns by which the head must be in; 0: not set */
+    struct fl_tnode tn;     /* the deadline of the operation in flight, in its ring's wheel */
+
+    void *state; /* per-connection state of varied size (fl_buf) */
 
     /* received bytes not parsed yet because the parser was paused */
     char *in;
@@ -116,6 +116,10 @@ void fl_conn_free(struct fl_worker *w, struct fl_conn *c);
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts it. */
 void fl_conn_open(struct fl_worker *w, int fd, enum fl_conn_kind kind);
+
+/* The deadline of the connection's operation in flight on `w`'s ring
+ * passed: cancels the operation (it completes with -ECANCELED). */
+void fl_conn_deadline(struct fl_worker *w, struct fl_conn *c);
 
 /* Runs the connection's pending completion on worker `w`. */
 void fl_conn_run(struct fl_worker *w, struct fl_conn *c);

@@ -17,67 +17,67 @@ static uint64_t ud(struct fl_conn *c, enum fl_op op)
     return (uint64_t)(uintptr_t)c | (uint64_t)op;
 }
 
-/* What a receive waits under, and for how long (ns; 0: no deadline). */
+/* What a receive waits under, and its deadline (CLOCK_MONOTONIC ns; 0:
+ * none). */
 static uint64_t recv_wait(struct fl_worker *w, struct fl_conn *c, enum fl_wait *kind)
 {
     const struct fl_server_config *cfg = &w->srv->cfg;
     bool active = c->http && c->http->req.active;
     if (active && c->http->req.headers_done) {
         *kind = FL_WAIT_BODY;
-        return fl_clock_ms_to_ns(cfg->body_timeout);
+        return cfg->body_timeout ? w->now + fl_clock_ms_to_ns(cfg->body_timeout) : 0;
     }
     if (c->kind == FL_CONN_HTTP && (active || c->nreq == 0)) {
         *kind = FL_WAIT_HEAD; /* the deadline is absolute: dribbling does not extend it */
         if (!cfg->header_timeout)
             return 0;
-        uint64_t now = fl_clock_ns();
         if (!c->head_deadline) /* the head began in the read just parsed */
-            c->head_deadline = now + fl_clock_ms_to_ns(cfg->header_timeout);
-        return c->head_deadline > now ? c->head_deadline - now : 1;
+            c->head_deadline = w->now + fl_clock_ms_to_ns(cfg->header_timeout);
+        return c->head_deadline;
     }
     *kind = FL_WAIT_IDLE;
-    return fl_clock_ms_to_ns(cfg->keepalive_timeout);
+    return cfg->keepalive_timeout ? w->now + fl_clock_ms_to_ns(cfg->keepalive_timeout) : 0;
 }
 
-/* Links a timeout of `ns` to the SQE just prepared (the pair was reserved
- * together, so no submit splits it); its own completion is ignored. When it
- * fires first, the operation completes with -ECANCELED. */
-static void link_timeout(struct fl_worker *w, struct fl_conn *c, struct io_uring_sqe *sqe,
-                         uint64_t ns, enum fl_wait kind)
+/* Puts the operation just prepared under deadline `at` (0: none) in the
+ * worker's wheel; when it passes first, the worker cancels the operation
+ * (on_deadline), which completes with -ECANCELED. */
+static void arm_deadline(struct fl_worker *w, struct fl_conn *c, uint64_t at, enum fl_wait kind)
 {
-    c->wait = (uint8_t)(ns ? kind : FL_WAIT_NONE);
-    if (!ns)
-        return;
-    sqe->flags |= IOSQE_IO_LINK;
-    c->timeout.tv_sec = (long long)(ns / 1000000000u);
-    c->timeout.tv_nsec = (long long)(ns % 1000000000u);
-    struct io_uring_sqe *t = fl__worker_sqe(w);
-    io_uring_prep_link_timeout(t, &c->timeout, 0);
-    io_uring_sqe_set_data64(t, FL_UD_IGNORE);
+    c->wait = (uint8_t)(at ? kind : FL_WAIT_NONE);
+    if (at)
+        fl_wheel_add(&w->wheel, &c->tn, at);
+}
+
+void fl_conn_deadline(struct fl_worker *w, struct fl_conn *c)
+{
+    struct io_uring_sqe *sqe = fl__worker_sqe(w);
+    io_uring_prep_cancel64(sqe, ud(c, c->wait == FL_WAIT_SEND ? FL_OP_SEND : FL_OP_RECV), 0);
+    io_uring_sqe_set_data64(sqe, FL_UD_IGNORE);
 }
 
 static void submit_recv(struct fl_worker *w, struct fl_conn *c)
 {
     enum fl_wait kind;
-    uint64_t ns = recv_wait(w, c, &kind);
-    fl__worker_reserve(w, 2);
+    uint64_t at = recv_wait(w, c, &kind);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
     io_uring_prep_recv(sqe, c->fd, NULL, FL_RBUF_SIZE, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = FL_RBUF_GROUP;
     io_uring_sqe_set_data64(sqe, ud(c, FL_OP_RECV));
-    link_timeout(w, c, sqe, ns, kind);
+    arm_deadline(w, c, at, kind);
 }
 
 static void submit_send(struct fl_worker *w, struct fl_conn *c)
 {
     /* writev, not sendmsg: no msghdr to keep in every connection (SIGPIPE is
      * ignored, so MSG_NOSIGNAL is not missed). */
-    fl__worker_reserve(w, 2);
     struct io_uring_sqe *sqe = fl__worker_sqe(w);
-    io_uring_prep_writev(sqe, c->fd, c->out.iov + c->out.head, c->out.n - c->out.head, 0);
+    const struct fl_outq *q = c->out.q;
+    io_uring_prep_writev(sqe, c->fd, q->iov + q->head, q->n - q->head, 0);
     io_uring_sqe_set_data64(sqe, ud(c, FL_OP_SEND));
-    link_timeout(w, c, sqe, fl_clock_ms_to_ns(w->srv->cfg.send_timeout), FL_WAIT_SEND);
+    unsigned ms = w->srv->cfg.send_timeout;
+    arm_deadline(w, c, ms ? w->now + fl_clock_ms_to_ns(ms) : 0, FL_WAIT_SEND);
 }
 
 static void submit_close(struct fl_worker *w, struct fl_conn *c)
@@ -162,7 +162,7 @@ static void on_sent(struct fl_worker *w, struct fl_conn *c, int res)
  * sleeps until the connections it waits for are gone is woken. */
 static void on_closed(struct fl_worker *w, struct fl_conn *c)
 {
-    struct fl_worker *home = c->home;
+    struct fl_worker *home = &w->srv->workers[c->home];
     fl_conn_free(w, c);
     if (atomic_fetch_sub(&home->nconns, 1) == 1 && atomic_load(&w->srv->stopping))
         for (int i = 0; i < w->srv->nworkers; i++)
@@ -174,7 +174,7 @@ void fl_conn_run(struct fl_worker *w, struct fl_conn *c)
     c->cur = w; /* the queue grows, and the parser allocates, on this worker */
     if (c->last_worker != w->id) {
         FL_COUNT(&w->ctr, task_migrations, 1);
-        c->last_worker = w->id;
+        c->last_worker = (uint16_t)w->id;
     }
     switch (c->ev_op) {
     case FL_OP_RECV:

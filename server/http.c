@@ -305,7 +305,8 @@ static int on_message_complete(llhttp_t *p)
     fl_http_reset(w, c);
     /* Room for the next request's answer: a response is at most two pieces,
      * plus a 100 Continue. */
-    if (c->closing || c->out.bytes > MAX_PENDING_OUT || c->out.n + 4 > FL_OUT_MAX)
+    if (c->closing || fl_out_bytes(&c->out) > MAX_PENDING_OUT ||
+        fl_out_count(&c->out) + 4 > FL_OUT_MAX)
         return HPE_PAUSED;
     return 0;
 }

@@ -1,65 +1,120 @@
 /* out.c - a connection's output queue (see out.h). */
 #include "out.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "worker.h"
 
+/* Small blocks a worker keeps for reuse: a connection takes one per answer
+ * and most give it back within the same loop turn; beyond these, a block
+ * given back is freed. Blocks are the server's own bookkeeping, like the
+ * parsers (http.c): plain malloc, not fl_buf's accounted buffers. */
+#define OUT_CACHE_MAX 64
+
+static size_t block_size(uint32_t cap)
+{
+    return sizeof(struct fl_outq) + cap * (sizeof(struct iovec) + sizeof(void *));
+}
+
+static struct fl_outq *block_new(struct fl_worker *w, uint32_t cap)
+{
+    struct fl_outq *q = NULL;
+    if (cap == FL_OUT_SMALL && w->out_cache) {
+        q = w->out_cache;
+        w->out_cache = q->next;
+        w->out_cached--;
+    } else if (!(q = malloc(block_size(cap)))) {
+        FL_COUNT(&w->ctr, alloc_failures[FL_OOM_response], 1);
+        return NULL;
+    }
+    q->n = q->head = 0;
+    q->cap = cap;
+    q->bytes = 0;
+    q->buf = (void **)(q->iov + cap);
+    return q;
+}
+
+static void block_free(struct fl_worker *w, struct fl_outq *q)
+{
+    if (q->cap != FL_OUT_SMALL || w->out_cached >= OUT_CACHE_MAX) {
+        free(q);
+        return;
+    }
+    q->next = w->out_cache;
+    w->out_cache = q;
+    w->out_cached++;
+}
+
+void fl_out_cache_free(struct fl_worker *w)
+{
+    while (w->out_cache) {
+        struct fl_outq *q = w->out_cache;
+        w->out_cache = q->next;
+        free(q);
+    }
+    w->out_cached = 0;
+}
+
 void fl_out_reset(struct fl_worker *w, struct fl_out *o)
 {
     if (o->q)
-        fl_buf_free(w, o->q);
+        block_free(w, o->q);
     o->q = NULL;
-    o->iov = o->iov_inl;
-    o->buf = o->buf_inl;
-    o->cap = FL_OUT_INLINE;
-    o->head = o->n = 0;
-    o->bytes = 0;
 }
 
-/* Moves the inline pieces into an overflow queue of FL_OUT_MAX. */
-static bool grow(struct fl_worker *w, struct fl_out *o)
+/* A block with room for one more piece: the first, or the large one when
+ * the small one is full. */
+static bool room(struct fl_worker *w, struct fl_out *o)
 {
-    if (o->q)
-        return false; /* FL_OUT_MAX: the parser pauses before this */
-    struct fl_outq *q = fl_buf_alloc(w, sizeof(*q));
-    if (!q) {
-        FL_COUNT(&w->ctr, alloc_failures[FL_OOM_response], 1);
+    struct fl_outq *q = o->q;
+    if (q && q->n < q->cap)
+        return true;
+    if (q && q->cap == FL_OUT_MAX)
+        return false; /* the parser pauses before this */
+    struct fl_outq *big = block_new(w, q ? FL_OUT_MAX : FL_OUT_SMALL);
+    if (!big)
         return false;
+    if (q) {
+        memcpy(big->iov, q->iov, q->n * sizeof(*q->iov));
+        memcpy(big->buf, q->buf, q->n * sizeof(*q->buf));
+        big->n = q->n;
+        big->head = q->head;
+        big->bytes = q->bytes;
+        block_free(w, q);
     }
-    memcpy(q->iov, o->iov, o->n * sizeof(*o->iov));
-    memcpy(q->buf, o->buf, o->n * sizeof(*o->buf));
-    o->q = q;
-    o->iov = q->iov;
-    o->buf = q->buf;
-    o->cap = FL_OUT_MAX;
+    o->q = big;
     return true;
 }
 
 bool fl_out_push(struct fl_worker *w, struct fl_out *o, void *buf, const void *data, size_t len)
 {
-    if (o->n == o->cap && !grow(w, o))
+    if (!room(w, o))
         return false;
-    o->iov[o->n].iov_base = (void *)data;
-    o->iov[o->n].iov_len = len;
-    o->buf[o->n] = buf;
-    o->n++;
-    o->bytes += len;
+    struct fl_outq *q = o->q;
+    q->iov[q->n].iov_base = (void *)data;
+    q->iov[q->n].iov_len = len;
+    q->buf[q->n] = buf;
+    q->n++;
+    q->bytes += len;
     return true;
 }
 
 bool fl_out_sent(struct fl_worker *w, struct fl_out *o, size_t n)
 {
-    o->bytes -= n;
-    while (o->head < o->n && n >= o->iov[o->head].iov_len) {
-        n -= o->iov[o->head].iov_len;
-        fl_buf_free(w, o->buf[o->head]);
-        o->head++;
+    struct fl_outq *q = o->q;
+    if (!q)
+        return true;
+    q->bytes -= n;
+    while (q->head < q->n && n >= q->iov[q->head].iov_len) {
+        n -= q->iov[q->head].iov_len;
+        fl_buf_free(w, q->buf[q->head]);
+        q->head++;
     }
-    if (o->head < o->n) { /* short send: the rest of this piece, then the others */
-        o->iov[o->head].iov_base = (char *)o->iov[o->head].iov_base + n;
-        o->iov[o->head].iov_len -= n;
+    if (q->head < q->n) { /* short send: the rest of this piece, then the others */
+        q->iov[q->head].iov_base = (char *)q->iov[q->head].iov_base + n;
+        q->iov[q->head].iov_len -= n;
         return false;
     }
     fl_out_reset(w, o);
@@ -68,7 +123,8 @@ bool fl_out_sent(struct fl_worker *w, struct fl_out *o, size_t n)
 
 void fl_out_drop(struct fl_worker *w, struct fl_out *o)
 {
-    for (uint32_t i = o->head; i < o->n; i++)
-        fl_buf_free(w, o->buf[i]);
+    struct fl_outq *q = o->q;
+    for (uint32_t i = q ? q->head : 0; q && i < q->n; i++)
+        fl_buf_free(w, q->buf[i]);
     fl_out_reset(w, o);
 }

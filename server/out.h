@@ -1,9 +1,11 @@
 /* out.h - a connection's output queue: response pieces in request order,
  * each an fl_buf (or static bytes) freed once sent, all handed to one
- * writev. The first FL_OUT_INLINE pieces live in the queue itself; more
- * (pipelined requests) take a struct fl_outq allocated when the inline
- * arrays overflow and freed once the queue drains, so an idle connection
- * carries only the inline ones. */
+ * writev. The pieces live in a block the connection holds only while output
+ * waits: a small one of FL_OUT_SMALL pieces from the worker's cache, moved
+ * to one of FL_OUT_MAX when pipelined answers overflow it; once the queue
+ * drains the block goes back (the small one to the cache of the worker that
+ * drained it, the large one freed), so an idle connection carries one
+ * pointer. */
 #ifndef FL_SERVER_OUT_H
 #define FL_SERVER_OUT_H
 
@@ -14,24 +16,19 @@
 
 struct fl_worker;
 
-#define FL_OUT_MAX 64   /* response pieces queued for one writev */
-#define FL_OUT_INLINE 3 /* of them, held in struct fl_out itself */
+#define FL_OUT_MAX 64  /* response pieces queued for one writev */
+#define FL_OUT_SMALL 4 /* of them, in the small block most answers need */
 
 struct fl_outq {
-    struct iovec iov[FL_OUT_MAX];
-    void *buf[FL_OUT_MAX];
+    uint32_t n, head, cap; /* pieces [head, n) wait to be sent, of cap */
+    uint64_t bytes;        /* not sent yet */
+    struct fl_outq *next;  /* in the worker's cache */
+    void **buf;            /* the fl_buf of each piece, NULL for static bytes */
+    struct iovec iov[];    /* cap of them, then buf's cap pointers */
 };
 
 struct fl_out {
-    /* pieces [head, n) wait to be sent; `iov` and `buf` point at the inline
-     * arrays or at `q`'s (so the queue must not move while in use) */
-    struct iovec *iov;
-    void **buf; /* the fl_buf of each piece, NULL for static bytes */
-    struct fl_outq *q;
-    struct iovec iov_inl[FL_OUT_INLINE];
-    void *buf_inl[FL_OUT_INLINE];
-    uint32_t n, head, cap;
-    uint64_t bytes; /* not sent yet */
+    struct fl_outq *q; /* NULL: nothing waits */
 };
 
 /* Empties the queue (its pieces already sent or freed) and goes back to the
@@ -54,7 +51,21 @@ void fl_out_drop(struct fl_worker *w, struct fl_out *o);
 /* Whether pieces wait to be sent. */
 static inline bool fl_out_pending(const struct fl_out *o)
 {
-    return o->head < o->n;
+    return o->q && o->q->head < o->q->n;
 }
+
+/* Bytes and pieces waiting. */
+static inline uint64_t fl_out_bytes(const struct fl_out *o)
+{
+    return o->q ? o->q->bytes : 0;
+}
+
+static inline uint32_t fl_out_count(const struct fl_out *o)
+{
+    return o->q ? o->q->n : 0;
+}
+
+/* Frees the small blocks worker `w` keeps (at its exit). */
+void fl_out_cache_free(struct fl_worker *w);
 
 #endif

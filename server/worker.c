@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "http.h"
+#include "out.h"
 #include "rand.h"
 #include "runtime.h"
 
@@ -25,8 +27,8 @@ static int ring_setup(struct fl_worker *w)
      * completion for each of them plus the multishot accepts', or the
      * kernel has to buffer overflowed completions. */
     unsigned entries = (unsigned)w->srv->cfg.ring_entries;
-    /* Each connection has one operation and its linked timeout in flight:
-     * two completions at most, all at once when the server stops. */
+    /* Each connection has one operation in flight, and at its deadline the
+     * cancel of it: two completions at most. */
     uint64_t want = 2 * (uint64_t)w->srv->cfg.max_conns + 64, cq = entries * 8u;
     while (cq < want && cq < 65536)
         cq *= 2;
@@ -38,6 +40,8 @@ int fl_worker_init(struct fl_worker *w, struct fl_server *srv, int id, struct fl
     w->srv = srv;
     w->id = id;
     w->rng = (uint64_t)srv->cfg.seed * 0x9E3779B97F4A7C15ull + (uint64_t)id + 1;
+    w->now = fl_clock_ns();
+    fl_wheel_init(&w->wheel, w->now);
     int rc = ring_setup(w);
     if (rc) {
         e->stage = FL_START_URING;
@@ -73,6 +77,7 @@ void fl_worker_destroy(struct fl_worker *w)
     io_uring_queue_exit(&w->ring);
     fl_bufring_destroy(&w->rbufs);
     fl_http_cache_free(w);
+    fl_out_cache_free(w);
 }
 
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
@@ -178,9 +183,10 @@ static void on_conn_cqe(struct fl_worker *w, struct io_uring_cqe *cqe)
 {
     struct fl_conn *c = (struct fl_conn *)(uintptr_t)(cqe->user_data & ~FL_OP_MASK);
     int op = (int)(cqe->user_data & FL_OP_MASK);
-    c->ev_op = op;
+    c->ev_op = (uint8_t)op;
     c->ev_res = cqe->res;
     c->ev_data = NULL;
+    fl_wheel_del(&w->wheel, &c->tn); /* it was armed on this ring, hence this wheel */
     if (op == FL_OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         /* A failed copy leaves ev_data NULL with res > 0: the step answers
@@ -207,6 +213,12 @@ static void handle(struct fl_worker *w, struct io_uring_cqe *cqe)
         arm_wake(w); /* also while stopping: a ws worker waits for others' frees */
     else if (ud != FL_UD_IGNORE)
         on_conn_cqe(w, cqe);
+}
+
+/* A connection's deadline passed: its operation is cancelled. */
+static void on_deadline(struct fl_tnode *n, void *arg)
+{
+    fl_conn_deadline(arg, (struct fl_conn *)((char *)n - offsetof(struct fl_conn, tn)));
 }
 
 /* Stop: cancel the accepts and every operation in flight on this ring; the
@@ -243,9 +255,8 @@ static bool may_exit(struct fl_worker *w)
 }
 
 /* Submits what is queued and, unless the runtime has more work ready,
- * sleeps until a completion arrives. DEFER_TASKRUN runs completion work
- * only when asked for events, hence submit_and_get_events when not
- * sleeping. */
+ * sleeps until a completion arrives or the wheel's next deadline. DEFER_TASKRUN runs completion
+ * work only when asked for events, hence submit_and_get_events when not sleeping. */
 static void submit_and_wait(struct fl_worker *w)
 {
     const struct fl_runtime_ops *rt = w->srv->rt;
@@ -253,7 +264,17 @@ static void submit_and_wait(struct fl_worker *w)
     if (rt->before_wait && !rt->before_wait(w)) {
         rc = io_uring_submit_and_get_events(&w->ring);
     } else {
-        rc = io_uring_submit_and_wait(&w->ring, 1);
+        uint64_t ns = fl_wheel_next(&w->wheel, w->now);
+        if (ns == UINT64_MAX) {
+            rc = io_uring_submit_and_wait(&w->ring, 1);
+        } else {
+            struct __kernel_timespec ts = {.tv_sec = (long long)(ns / 1000000000u),
+                                           .tv_nsec = (long long)(ns % 1000000000u)};
+            struct io_uring_cqe *cqe;
+            rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+            if (rc == -ETIME)
+                rc = 0;
+        }
         if (rt->after_wait)
             rt->after_wait(w);
     }
@@ -304,6 +325,8 @@ void fl_worker_run(struct fl_worker *w)
             n++;
         }
         io_uring_cq_advance(&w->ring, n);
+        w->now = fl_clock_ns();
+        fl_wheel_expire(&w->wheel, w->now, on_deadline, w);
         check_overflow(w);
         sample_allocator(&last_sample);
         fl__worker_release_check(w);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "counters.h"
 #include "uring.h"
+#include "wheel.h"
 #include "fl_alloc.h"
 #include "http.h"
 #include "workload.h"
@@ -67,7 +68,11 @@ struct fl_worker {
     atomic_uint release_done; /* the same, for the worker waiting in /admin/release */
     void *rt;                 /* the mode's per-worker state (rt->prepare) */
     uint64_t rng;
+    struct fl_wheel wheel;      /* deadlines of the operations on this ring (conn_ring.c) */
+    uint64_t now;               /* CLOCK_MONOTONIC ns, read once per loop turn */
     struct fl_http *http_cache; /* parsers for reuse (http.c) */
+    struct fl_outq *out_cache;  /* small output blocks for reuse (out.c) */
+    unsigned out_cached;
     unsigned http_cached;
     /* accepting paused after EMFILE and the like: the retry timer, per listener */
     struct __kernel_timespec accept_pause;

@@ -109,8 +109,8 @@ static void check_first(const struct fl_conn *c, struct answers *a)
     if (!a->first || !fl_out_pending(&c->out))
         return;
     a->first = false;
-    const char *p = c->out.iov[c->out.head].iov_base;
-    size_t n = c->out.iov[c->out.head].iov_len;
+    const char *p = c->out.q->iov[c->out.q->head].iov_base;
+    size_t n = c->out.q->iov[c->out.q->head].iov_len;
     if (n < 12 || memcmp(p, "HTTP/1.1 ", 9) || !memmem(p, n, "\r\n\r\n", 4))
         abort(); /* not a whole response head */
     if (a->conflict && p[9] == '2')
@@ -128,7 +128,7 @@ static enum fl_conn_next send_all(struct fl_worker *w, struct fl_conn *c, enum f
         if (guard > 10000000)
             abort(); /* the connection wants to send for ever */
         check_first(c, a);
-        size_t n = c->out.bytes;
+        size_t n = fl_out_bytes(&c->out);
         if (chunk && n > chunk)
             n = chunk;
         next = fl_conn_sent(w, c, n);
