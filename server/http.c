@@ -546,12 +546,14 @@ static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int st
     return (size_t)(h.p - dst);
 }
 
-static void queue_or_close(struct fl_worker *w, struct fl_conn *c, void *buf, size_t len)
+/* Queues `len` bytes at `data`, owned by the fl_buf `buf` (NULL: static). */
+static void queue_or_close(struct fl_worker *w, struct fl_conn *c, void *buf, const void *data,
+                           size_t len)
 {
     /* Full (the parser pauses well before) or no room to grow: the answer
      * is lost, and the connection closes so that no later answer is read
      * as this one's. */
-    if (!fl_out_push(w, &c->out, buf, buf, len)) {
+    if (!fl_out_push(w, &c->out, buf, data, len)) {
         fl_buf_free(w, buf);
         c->closing = true;
     }
@@ -594,7 +596,7 @@ void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, co
     }
     if (!head_only(c))
         fill(body, len);
-    queue_or_close(w, c, buf, total);
+    queue_or_close(w, c, buf, buf, total);
 }
 
 static bool respond_copy(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
@@ -606,7 +608,7 @@ static bool respond_copy(struct fl_worker *w, struct fl_conn *c, int status, con
         return false;
     if (!head_only(c) && len)
         memcpy(body, src, len);
-    queue_or_close(w, c, buf, *total);
+    queue_or_close(w, c, buf, buf, *total);
     return true;
 }
 
@@ -616,6 +618,34 @@ void fl_http_respond(struct fl_worker *w, struct fl_conn *c, int status, const c
     size_t total;
     if (!respond_copy(w, c, status, ctype, src, len, &total))
         fl_http_unavailable(w, c, FL_OOM_response, total);
+}
+
+bool fl_http_const_make(struct fl_http_const *r, int status, const char *ctype, const char *body)
+{
+    struct fl_conn c; /* a keep-alive connection with no request: format_head's plain head */
+    memset(&c, 0, sizeof(c));
+    size_t len = strlen(body);
+    size_t hl = format_head(r->bytes, sizeof(r->bytes), &c, status, ctype, len);
+    if (hl + len > sizeof(r->bytes))
+        return false;
+    memcpy(r->bytes + hl, body, len);
+    r->len = hl + len;
+    return true;
+}
+
+void fl_http_respond_const(struct fl_worker *w, struct fl_conn *c, const struct fl_http_const *r,
+                           int status, const char *ctype, const char *body)
+{
+    const struct fl_http *h = c->http;
+    bool plain = r->len && h && !c->closing && !head_only(c) && !h->req.allow &&
+                 !(h->parser.http_major == 1 && h->parser.http_minor == 0);
+    if (!plain) {
+        fl_http_respond(w, c, status, ctype, body, strlen(body));
+        return;
+    }
+    if (status >= 400)
+        FL_COUNT(&w->ctr, http_errors, 1);
+    queue_or_close(w, c, NULL, r->bytes, r->len);
 }
 
 void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
@@ -630,9 +660,9 @@ void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, con
         return;
     }
     memcpy(hb, head, hl);
-    queue_or_close(w, c, hb, hl);
+    queue_or_close(w, c, hb, hb, hl);
     if (head_only(c) || !len)
         fl_buf_free(w, body);
     else
-        queue_or_close(w, c, body, len);
+        queue_or_close(w, c, body, body, len);
 }

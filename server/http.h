@@ -107,4 +107,21 @@ void fl_http_respond_buf(struct fl_worker *w, struct fl_conn *c, int status, con
 void fl_http_respond_fill(struct fl_worker *w, struct fl_conn *c, int status, const char *ctype,
                           size_t len, void (*fill)(char *dst, size_t len));
 
+/* A whole response made once, for answers that never change: the head a
+ * keep-alive HTTP/1.1 GET gets, and the body. */
+struct fl_http_const {
+    char bytes[192];
+    size_t len;
+};
+
+/* Fills `r` with the response fl_http_respond would queue for status,
+ * ctype and body to a keep-alive HTTP/1.1 GET; false if it does not fit. */
+bool fl_http_const_make(struct fl_http_const *r, int status, const char *ctype, const char *body);
+
+/* Queues `r` itself (nothing allocated, nothing copied) when this request
+ * gets that head; otherwise (a HEAD, HTTP/1.0, a closing connection) the
+ * same as fl_http_respond. */
+void fl_http_respond_const(struct fl_worker *w, struct fl_conn *c, const struct fl_http_const *r,
+                           int status, const char *ctype, const char *body);
+
 #endif

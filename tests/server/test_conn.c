@@ -29,6 +29,7 @@
 static struct fl_server srv;
 static struct fl_worker worker;
 static unsigned routed; /* requests the route answered */
+static bool const_off;  /* /const answered by fl_http_respond */
 
 static void fill_x(char *dst, size_t len)
 {
@@ -39,8 +40,13 @@ static void stub_route_cb(struct fl_worker *w, struct fl_conn *c)
 {
     const struct fl_req *r = &c->http->req;
     routed++;
+    static struct fl_http_const ok;
+    if (!ok.len)
+        assert_true(fl_http_const_make(&ok, 200, "text/plain", "/const"));
     if (r->target_len == 4 && !memcmp(r->target, "/big", 4))
         fl_http_respond_fill(w, c, 200, "text/plain", BIG, fill_x);
+    else if (r->target_len == 6 && !memcmp(r->target, "/const", 6) && !const_off)
+        fl_http_respond_const(w, c, &ok, 200, "text/plain", "/const");
     else
         fl_http_respond(w, c, 200, "text/plain", r->target, r->target_len);
 }
@@ -144,6 +150,47 @@ static void test_pipelined_pair_in_order(void **state)
     assert_null(c->in);
     assert_null(c->http); /* idle between requests: the parser went back */
     assert_false(c->closing);
+}
+
+/* A constant answer is the same bytes fl_http_respond makes, queued
+ * without an allocation; a request that needs another head (HEAD, HTTP/1.0,
+ * Connection: close) gets that head. */
+static void test_const_answer(void **state)
+{
+    struct fl_conn *c = *state;
+    const_off = true;
+    int64_t allocs = FL_READ(&worker.ctr, buffer_allocs);
+    assert_int_equal(feed(c, REQ("/const")), FL_CONN_SEND);
+    int64_t respond_allocs = FL_READ(&worker.ctr, buffer_allocs) - allocs;
+    char made[512];
+    size_t n = queued(c);
+    memcpy(made, sent_text, n + 1);
+    assert_int_equal(send_all(c), FL_CONN_RECV);
+    const_off = false;
+    allocs = FL_READ(&worker.ctr, buffer_allocs);
+    assert_int_equal(feed(c, REQ("/const")), FL_CONN_SEND);
+    /* the same but for the answer's buffer */
+    assert_int_equal(FL_READ(&worker.ctr, buffer_allocs) - allocs, respond_allocs - 1);
+    assert_int_equal(queued(c), n);
+    assert_string_equal(sent_text, made);
+    assert_null(c->out.q->buf[c->out.q->head]); /* static bytes */
+    assert_int_equal(send_all(c), FL_CONN_RECV);
+
+    assert_int_equal(feed(c, "HEAD /const HTTP/1.1\r\nHost: t\r\n\r\n"), FL_CONN_SEND);
+    queued(c);
+    assert_null(strstr(sent_text, "\r\n\r\n/const")); /* no body */
+    assert_non_null(strstr(sent_text, "Content-Length: 6\r\n"));
+    assert_int_equal(send_all(c), FL_CONN_RECV);
+    assert_int_equal(feed(c, "GET /const HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+                     FL_CONN_SEND);
+    queued(c);
+    assert_non_null(strstr(sent_text, "Connection: keep-alive\r\n"));
+    assert_int_equal(send_all(c), FL_CONN_RECV);
+    assert_int_equal(feed(c, "GET /const HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+                     FL_CONN_SEND);
+    queued(c);
+    assert_non_null(strstr(sent_text, "Connection: close\r\n\r\n/const"));
+    assert_int_equal(send_all(c), FL_CONN_CLOSE);
 }
 
 /* A request that arrives a byte at a time is answered once, when whole,
@@ -267,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined_pair_in_order, new_http, free_conn),
         cmocka_unit_test_setup_teardown(test_request_split_over_feeds, new_http, free_conn),
+        cmocka_unit_test_setup_teardown(test_const_answer, new_http, free_conn),
         cmocka_unit_test_setup_teardown(test_refeed_after_send_when_paused, new_http, free_conn),
         cmocka_unit_test_setup_teardown(test_bad_request_status_and_close, new_http, free_conn),
         cmocka_unit_test_setup_teardown(test_uncopied_bytes_get_503, new_http, free_conn),
