@@ -49,6 +49,7 @@ struct conn {
     bool sent, answered, failed_connect;
     bool resend;      /* reconnecting to send the current request again */
     bool retried;     /* the current request was sent again once already */
+    bool turn_kept;   /* closed at its turn (lifetime over): the reconnect takes that turn */
     uint32_t answers; /* answers on this connection */
     uint64_t got;     /* bytes received for the current request */
     enum fl_resp_result verdict;
@@ -308,6 +309,8 @@ static void arm_send(struct fl_lg_thread *t, struct conn *c)
 /* The slot's next event after its connection ended (or failed to open). */
 static void after_close(struct fl_lg_thread *t, struct conn *c, uint64_t now)
 {
+    bool kept = c->turn_kept;
+    c->turn_kept = false;
     if (!slot_active(t, c) || (t->sends_left == 0 && !c->resend))
         return; /* the next phase change or nothing */
     uint64_t due = c->failed_connect ? now + RETRY_NS : now;
@@ -316,8 +319,10 @@ static void after_close(struct fl_lg_thread *t, struct conn *c, uint64_t now)
         return;
     }
     if (t->conn_interval) {
-        /* Open loop: the schedule goes on; a reconnect takes the next turn. */
-        c->intended += t->conn_interval;
+        /* Open loop: the schedule goes on; a reconnect takes the next turn,
+         * or the turn it was closed at, unused. */
+        if (!kept)
+            c->intended += t->conn_interval;
         if (due < c->intended)
             due = c->intended;
     }
@@ -497,7 +502,11 @@ static void on_due(struct fl_lg_thread *t, struct conn *c, uint64_t now)
     if (t->sends_left == 0)
         return;
     if (c->state == C_READY && now >= c->life_end) {
-        begin_close(t, c, now); /* lifetime over: reconnect */
+        /* Lifetime over: reconnect, and send this turn's request on the new
+         * connection (after an idle phase every session's lifetime may have
+         * ended, and skipping their turns came out as a short interval). */
+        c->turn_kept = true;
+        begin_close(t, c, now);
         return;
     }
     if (c->state == C_IDLE)

@@ -12,7 +12,7 @@ line on stderr; rows cut at phase boundaries and the warm-up's end; `--path`
 with a binary outside the tree; manifest.json (under jemalloc with a setting).
 
 usage: suite_run.py --loadgen PATH --server PATH --config-dir DIR [--case NAME]
-Cases: quick, soak, mismatch, sigint, rate, populations, stale, refused, badargs,
+Cases: quick, soak, mismatch, sigint, rate, populations, lifetime, stale, refused, badargs,
 phases, pathonly, manifest (default: all).
 Prints `ok CASE` or `FAIL CASE: reason` (then the commands and their output
 as `#` lines), then `N passed, M failed, K skipped`. Exit 0 if all passed,
@@ -92,6 +92,42 @@ interval = 1s
 
 [population all]
 share = 1
+
+[request h]
+weight = 1
+kind = get
+path = /healthz
+"""
+
+# Open loop with short connection lifetimes and an idle phase that keeps
+# connections open, for the lifetime case: a slot whose lifetime ends at its
+# turn reconnects and still sends that turn's request.
+LIFETIME_INI = """\
+# suite_run.py: lifetimes that end at a slot's turn, before and after a pause
+[scenario]
+name = lifetime
+seed = 5
+warmup = 0
+connections = 10
+threads = 1
+rate = 200
+timeout = 5s
+error_stop = 0
+interval = 1s
+
+[phase load-1]
+duration = 3s
+
+[phase pause]
+duration = 2s
+idle = true
+
+[phase load-2]
+duration = 3s
+
+[population sessions]
+share = 1
+lifetime = 300ms
 
 [request h]
 weight = 1
@@ -786,6 +822,27 @@ class Suite:
             expect(stats["idle_timeouts_total"] >= 6,
                    f"the server closed {stats['idle_timeouts_total']} idle connections, want >= 6")
 
+    def lifetime(self):
+        """Every second of an open loop carries its rate, though each of the
+        10 connections ends its 300 ms lifetime every few turns and all of
+        them ended theirs during the pause: the reconnect sends the turn's
+        request (it used to skip it: 178-192 of 200 a second)."""
+        ini = self.write("lifetime.ini", LIFETIME_INI)
+        with self.fraglab() as srv:
+            out = self.out_dir("lifetime")
+            r = self.run(["--scenario", ini, "--target", f"{HOST}:{srv.port}", "--no-sample",
+                          "--out", out, "-q"], timeout=40)
+            expect(r.rc == 0, f"exit {r.rc}, want 0: {r.err_lines()[-3:]}")
+            self.check_clean(self.summary(out), "lifetime")
+            _, rows = self.timeseries(out)
+            load = [(r["phase"], int(r["requests"])) for r in rows if r["phase"] != "pause"]
+            self.note(f"lifetime: requests per second {load}")
+            expect(len(load) == 6, f"{len(load)} load rows, want 6: {load}")
+            # one request may be in flight across a row's end
+            expect(all(abs(n - 200) <= 2 for _, n in load),
+                   f"requests per 1 s row {load}, want 200 +- 2 each (rate 200)")
+            expect(load[3][0] == "load-2", f"rows {load}")
+
     def refused(self):
         port, echo = closed_port(), closed_port()
         out = self.out_dir("refused")
@@ -878,7 +935,7 @@ class Suite:
                    f"stop_reason {s.get('stop_reason')!r}, want 'duration'")
 
 
-CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "stale", "refused",
+CASES = ("quick", "soak", "mismatch", "sigint", "rate", "populations", "lifetime", "stale", "refused",
          "badargs", "phases", "pathonly", "manifest")
 
 
