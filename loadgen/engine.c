@@ -35,7 +35,9 @@ const char *const fl_lg_err_names[FL_LG_NERR] = {
 #undef FL_X
 };
 
-enum op { OP_CONNECT = 1, OP_SEND = 2, OP_RECV = 3 };
+/* In a CQE's user_data's low bits, beside the connection. OP_CANCEL is 0:
+ * a connection's cancel is its bare pointer (user_data NULL: none). */
+enum op { OP_CANCEL = 0, OP_CONNECT = 1, OP_SEND = 2, OP_RECV = 3 };
 enum cstate { C_IDLE, C_CONNECTING, C_READY, C_BUSY, C_CLOSING };
 
 struct conn {
@@ -49,6 +51,7 @@ struct conn {
     bool sent, answered, failed_connect;
     bool resend;      /* reconnecting to send the current request again */
     bool retried;     /* the current request was sent again once already */
+    bool recv_armed;  /* its multishot receive is in flight */
     bool turn_kept;   /* closed at its turn (lifetime over): the reconnect takes that turn */
     uint32_t answers; /* answers on this connection */
     uint64_t got;     /* bytes received for the current request */
@@ -288,10 +291,16 @@ static bool slot_active(const struct fl_lg_thread *t, const struct conn *c)
     return t->active_phase && c->slot < t->active;
 }
 
+/* One multishot receive per connection, armed with its first request and
+ * in flight until the connection closes (or the kernel ends it: no buffer
+ * free, EOF, an error): each answer's bytes arrive without a new SQE. */
 static void arm_recv(struct fl_lg_thread *t, struct conn *c)
 {
+    if (c->recv_armed)
+        return;
+    c->recv_armed = true;
     struct io_uring_sqe *sqe = fl_uring_sqe(&t->ring);
-    io_uring_prep_recv(sqe, c->fd, NULL, RBUF_SIZE, 0);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = RBUF_GROUP;
     io_uring_sqe_set_data(sqe, udata(c, OP_RECV));
@@ -301,7 +310,11 @@ static void arm_recv(struct fl_lg_thread *t, struct conn *c)
 static void arm_send(struct fl_lg_thread *t, struct conn *c)
 {
     struct io_uring_sqe *sqe = fl_uring_sqe(&t->ring);
-    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    if (c->msg.msg_iovlen == 1) /* a head alone: no msghdr to copy in */
+        io_uring_prep_send(sqe, c->fd, c->msg.msg_iov->iov_base, c->msg.msg_iov->iov_len,
+                           MSG_NOSIGNAL);
+    else
+        io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data(sqe, udata(c, OP_SEND));
     c->nops++;
 }
@@ -353,9 +366,12 @@ static void begin_close(struct fl_lg_thread *t, struct conn *c, uint64_t now)
         if (c->state != C_BUSY && c->state != C_CONNECTING)
             t->busy++; /* counted until the cancelled operations are back */
         c->state = C_CLOSING;
+        /* The cancel counts as an operation: the socket closes only once it
+         * is back, so it cannot meet the next connection's descriptor. */
         struct io_uring_sqe *sqe = fl_uring_sqe(&t->ring);
         io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data(sqe, NULL);
+        io_uring_sqe_set_data(sqe, udata(c, OP_CANCEL));
+        c->nops++;
     }
 }
 
@@ -679,6 +695,18 @@ static void on_recv(struct fl_lg_thread *t, struct conn *c, int res, unsigned fl
         arm_recv(t, c);
         return;
     }
+    if (c->state != C_BUSY) { /* between requests */
+        if (data)
+            fl_bufring_recycle(&t->bufs, flags >> IORING_CQE_BUFFER_SHIFT);
+        if (res > 0) { /* bytes nobody asked for */
+            count_error(t, FL_LG_ERR_protocol, true, now);
+            begin_close(t, c, now);
+        }
+        /* EOF or an error: the server closed the idle connection; the next
+         * request meets it (retry_stale), as it would have without the
+         * receive in flight. */
+        return;
+    }
     if (res <= 0) {
         if (data)
             fl_bufring_recycle(&t->bufs, flags >> IORING_CQE_BUFFER_SHIFT);
@@ -694,7 +722,7 @@ static void on_recv(struct fl_lg_thread *t, struct conn *c, int res, unsigned fl
     bool whole = verify(c, data, (size_t)res);
     fl_bufring_recycle(&t->bufs, flags >> IORING_CQE_BUFFER_SHIFT);
     if (!whole) {
-        arm_recv(t, c);
+        arm_recv(t, c); /* if the kernel ended the multishot */
         return;
     }
     c->answered = true;
@@ -795,8 +823,19 @@ static void dispatch(struct fl_lg_thread *t, struct io_uring_cqe *cqe, uint64_t 
     if (!u)
         return; /* a cancel's own completion */
     struct conn *c = (struct conn *)(u & ~(uintptr_t)3);
+    enum op op = (enum op)(u & 3);
+    if (op == OP_RECV && (cqe->flags & IORING_CQE_F_MORE)) {
+        on_recv(t, c, cqe->res, cqe->flags, now); /* the receive stays in flight */
+        return;
+    }
     c->nops--;
-    switch ((enum op)(u & 3)) {
+    if (op == OP_RECV)
+        c->recv_armed = false;
+    switch (op) {
+    case OP_CANCEL:
+        if (c->state == C_CLOSING && c->nops == 0)
+            finish_close(t, c, now);
+        break;
     case OP_CONNECT:
         on_connect(t, c, cqe->res, now);
         break;
