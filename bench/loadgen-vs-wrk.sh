@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # loadgen-vs-wrk.sh - how fast is fraglab-loadgen as a load generator, next to wrk?
 #
-# Both clients drive the same nginx (one worker, `return 200;`) with the same
-# load: 64 keep-alive connections, one thread, closed loop, GET /. The
-# client gets CPU 0 and nginx CPU 1, as in server-efficiency.sh; on loopback
-# the client's core saturates first, so req/s here measures the client.
+# Both clients drive the same server with the same load: 64 keep-alive
+# connections, one thread, closed loop. The server is nginx (one worker,
+# `return 200;`, GET /) or, with --target fraglab, fraglab-server (tpc, one
+# worker, GET /healthz), the cheaper of the two per request here. The
+# client gets CPU 0 and the server CPU 1, as in server-efficiency.sh. On two
+# cores each side saturates its core near the same rate, so req/s alone
+# does not rank the clients; requests per client CPU-second does.
 # Rounds alternate wrk and fraglab-loadgen so both see the same machine state.
 # Run by hand, never from ctest: it takes about a minute and wants an idle
 # machine. Loopback only; every process it starts is stopped on exit.
@@ -28,17 +31,20 @@ client_cpu=0
 # nginx's answer for /: `return 200;`, an empty body, the cheapest answer, so
 # the server stays ahead of the client (server-efficiency.sh's says "ok").
 nginx_return=200
+target=nginx
+server_bin=$root/build/bin/fraglab-server
 
 usage() {
     cat <<EOF
 usage: bench/loadgen-vs-wrk.sh [options]
 
-nginx (1 worker, return 200 for /) pinned to CPU $server_cpu; against it,
-pinned to CPU $client_cpu, alternately:
-  wrk -t1 -c$conns -d${duration}s --latency http://127.0.0.1:PORT/
-  fraglab-loadgen run --path / --target 127.0.0.1:PORT -c $conns -t 1
-      --duration ${duration}s --warmup 0 -q
-Per round and as medians: req/s, p99 latency, errors, nginx's CPU share,
+nginx (1 worker, return 200 for /; or --target fraglab: fraglab-server,
+GET /healthz) pinned to CPU $server_cpu; against it, pinned to CPU
+$client_cpu, alternately:
+  wrk -t1 -c$conns -d${duration}s --latency http://127.0.0.1:PORT/PATH
+  fraglab-loadgen run --path PATH --target 127.0.0.1:PORT -c $conns -t 1
+      --rate 0 --duration ${duration}s --warmup 0 -q
+Per round and as medians: req/s, p99 latency, errors, the server's CPU share,
 requests per CPU-second of the client itself (utime+stime),
 and the loadgen/wrk ratios.
 
@@ -47,8 +53,10 @@ and the loadgen/wrk ratios.
                     one ${warmup} s warm-up run that is not counted
   --out DIR         results folder (default results/bench-<date>/)
   --loadgen PATH    the fraglab-loadgen binary (default build/bin/fraglab-loadgen)
+  --target T        nginx (default) or fraglab: fraglab-server --mode tpc
+                    --threads 1 from build/bin, GET /healthz
   --connections C   connections for both clients (default $conns)
-  --server-cpu N    CPU for nginx (default $server_cpu)
+  --server-cpu N    CPU for the server (default $server_cpu)
   --client-cpu N    CPU for the clients (default $client_cpu)
   --help            this text
 
@@ -61,6 +69,10 @@ EOF
 while [ $# -gt 0 ]; do
     case $1 in
     --loadgen) [ -n "${2-}" ] || die "--loadgen needs a path"; loadgen_bin=$2; shift ;;
+    --target)
+        case ${2-} in nginx | fraglab) target=$2 ;; *) die "--target is nginx or fraglab, got '${2-}'" ;; esac
+        shift
+        ;;
     *) common_option "$1" "${2-}"; shift ;; # --rounds, --duration, --out, --connections, --*-cpu, --help
     esac
     shift
@@ -70,9 +82,15 @@ done
 
 [ -x "$loadgen_bin" ] || die "$loadgen_bin not found: build it first with scripts/build.sh build"
 command -v wrk >/dev/null || die "wrk not found: install it with scripts/deps.sh"
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
-    die "nginx not found: install it with FRAGLAB_DEPS_EXTRA=nginx-light scripts/deps.sh"
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+if [ "$target" = nginx ]; then
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
+        die "nginx not found: install it with FRAGLAB_DEPS_EXTRA=nginx-light scripts/deps.sh"
+    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    url_path=/
+else
+    [ -x "$server_bin" ] || die "$server_bin not found: build it first with scripts/build.sh build"
+    url_path=/healthz
+fi
 for t in taskset curl timeout ss awk python3 column; do command -v $t >/dev/null || die "$t not found"; done
 check_cpus
 
@@ -106,7 +124,7 @@ wait_ready() {
 # run_wrk SECONDS ROUND: sets rps, p99, errs (NA when unreadable).
 run_wrk() {
     local secs=$1 round=$2 f=$raw/wrk-$2.txt
-    local args=(-t1 "-c$conns" "-d${secs}s" --latency "http://127.0.0.1:$nginx_port/")
+    local args=(-t1 "-c$conns" "-d${secs}s" --latency "http://127.0.0.1:$srv_port$url_path")
     echo "# taskset -c $client_cpu wrk ${args[*]}" >"$f"
     counted timeout --foreground -k 5 $((secs + 15)) taskset -c "$client_cpu" wrk "${args[@]}" >>"$f" 2>&1 ||
         echo "loadgen-vs-wrk: warning: wrk exited non-zero in round $round, see $f" >&2
@@ -122,7 +140,8 @@ run_wrk() {
 # run_loadgen SECONDS ROUND: sets rps, p99, errs (NA when unreadable).
 run_loadgen() {
     local secs=$1 round=$2 d=$raw/lg-$2 log=$raw/lg-$2.log rc=0
-    local args=(run --path / --target "127.0.0.1:$nginx_port" -c "$conns" -t 1
+    # --rate 0: a closed loop, as wrk's, whatever the default scenario's rate
+    local args=(run --path "$url_path" --target "127.0.0.1:$srv_port" -c "$conns" -t 1 --rate 0
         --duration "${secs}s" --warmup 0 --out "$d" -q)
     rm -rf "$d"
     echo "# taskset -c $client_cpu $loadgen_bin ${args[*]}" >"$log"
@@ -142,16 +161,16 @@ except (OSError, ValueError, KeyError, TypeError):
 }
 
 # measure CLIENT SECONDS ROUND: one run; counted rounds go to $rows with
-# nginx's CPU share of the run's wall time (near 100 %: nginx, not the
+# the server's CPU share of the run's wall time (near 100 %: the server, not the
 # client, was the limit, and req/s no longer ranks the clients) and the
 # client's requests per CPU-second of its own (utime + stime), which does.
 measure() {
     local client=$1 secs=$2 round=$3 c0 c1 t0 t1 cpu per_cpu
-    c0=$(cpu_ticks "$nginx_worker") || die "nginx's worker is gone before round $round"
+    c0=$(cpu_ticks "$srv_pid") || die "the $target server is gone before round $round"
     t0=$(now)
     "run_$client" "$secs" "$round"
     t1=$(now)
-    c1=$(cpu_ticks "$nginx_worker") || die "nginx's worker died during round $round; see $raw"
+    c1=$(cpu_ticks "$srv_pid") || die "the $target server died during round $round; see $raw"
     [ "$round" = warmup ] && return 0
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", 100 * d / hz / (t1 - t0) }')
     # The run's requests over the client's CPU seconds (its warm-up of
@@ -159,20 +178,44 @@ measure() {
     per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$counted_s" \
         'BEGIN { print (r == "NA" || c == "NA" || c + 0 == 0) ? "NA" : sprintf("%.0f", r * s / c) }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$client" "$round" "$rps" "$p99" "$errs" "$cpu" "$per_cpu" >>"$rows"
-    printf '  round %-2s %-8s %9s req/s  p99 %7s us  %5s errors  nginx CPU %3s%%  %9s req/client-CPU-s\n' \
+    printf '  round %-2s %-8s %9s req/s  p99 %7s us  %5s errors  server CPU %3s%%  %9s req/client-CPU-s\n' \
         "$round" "$client" "$rps" "$p99" "$errs" "$cpu" "$per_cpu"
 }
 
 # --- the run -----------------------------------------------------------------
 
+# start_fraglab: fraglab-server on a free port; sets srv_port, srv_pid.
+start_fraglab() {
+    local log=$raw/fraglab.log port attempt
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" </dev/null >"$log" 2>&1 &
+        srv_pid=$!
+        started+=("$srv_pid")
+        wait_ready "$srv_pid" "http://127.0.0.1:$port/healthz" && break
+        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$log"; then
+            die "fraglab-server did not come up on port $port: $(tail -5 "$log")"
+        fi
+        stop_pid "$srv_pid"
+    done
+    srv_port=$port
+}
+
 echo "loadgen-vs-wrk: results in $out"
 check_idle
-start_nginx
+if [ "$target" = nginx ]; then
+    start_nginx
+    srv_port=$nginx_port srv_pid=$nginx_worker
+    what="nginx (1 worker, return 200)" version=$("$nginx_bin" -v 2>&1 || true)
+else
+    start_fraglab
+    what="fraglab-server (tpc, 1 worker)" version=$("$server_bin" --version 2>&1 | head -1 || true)
+fi
 {
-    echo "# $(date -Is)  $(uname -sr)  nproc $(nproc)  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)  $("$nginx_bin" -v 2>&1 || true)  $("$loadgen_bin" --version 2>&1 | head -1 || true)"
-    echo "# nginx (1 worker, return 200) on CPU $server_cpu, port $nginx_port; clients on CPU $client_cpu, -t1 -c$conns, GET /, ${duration} s x $rounds rounds"
+    echo "# $(date -Is)  $(uname -sr)  nproc $(nproc)  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)  $version  $("$loadgen_bin" --version 2>&1 | head -1 || true)"
+    echo "# $what on CPU $server_cpu, port $srv_port; clients on CPU $client_cpu, -t1 -c$conns, GET $url_path, ${duration} s x $rounds rounds"
 } >"$raw/env.txt"
-echo "loadgen-vs-wrk: nginx worker pid $nginx_worker on port $nginx_port, CPUs $(taskset -pc "$nginx_worker" | awk '{ print $NF }');" \
+echo "loadgen-vs-wrk: $target pid $srv_pid on port $srv_port, CPUs $(taskset -pc "$srv_pid" | awk '{ print $NF }');" \
     "about $((2 * (warmup + rounds * duration) + 2 * rounds)) s to go"
 
 measure wrk "$warmup" warmup # not counted
@@ -214,7 +257,7 @@ summarize() {
 }
 
 {
-    echo "round,duration_s,wrk_req_per_s,wrk_p99_us,wrk_errors,wrk_nginx_cpu_pct,wrk_req_per_cpu_s,loadgen_req_per_s,loadgen_p99_us,loadgen_errors,loadgen_nginx_cpu_pct,loadgen_req_per_cpu_s,ratio_req_per_s,ratio_p99,ratio_req_per_cpu_s"
+    echo "round,duration_s,wrk_req_per_s,wrk_p99_us,wrk_errors,wrk_server_cpu_pct,wrk_req_per_cpu_s,loadgen_req_per_s,loadgen_p99_us,loadgen_errors,loadgen_server_cpu_pct,loadgen_req_per_cpu_s,ratio_req_per_s,ratio_p99,ratio_req_per_cpu_s"
     summarize
 } >"$csv"
 
@@ -223,7 +266,7 @@ summarize() {
     cat "$raw/env.txt"
     awk -F',' -v OFS='\t' '{ for (i = 1; i <= NF; i++) if ($i == "") $i = "-"
                              print $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 }' "$csv" |
-        sed -e '1s/.*/round\twrk_req\/s\twrk_p99_us\twrk_err\twrk_nginx_%\twrk_req\/cpu_s\tlg_req\/s\tlg_p99_us\tlg_err\tlg_nginx_%\tlg_req\/cpu_s\tlg\/wrk_req\/s\tlg\/wrk_p99\tlg\/wrk_req\/cpu_s/' |
+        sed -e '1s/.*/round\twrk_req\/s\twrk_p99_us\twrk_err\twrk_server_%\twrk_req\/cpu_s\tlg_req\/s\tlg_p99_us\tlg_err\tlg_server_%\tlg_req\/cpu_s\tlg\/wrk_req\/s\tlg\/wrk_p99\tlg\/wrk_req\/cpu_s/' |
         column -t -s $'\t'
 } >"$txt"
 echo
