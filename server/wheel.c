@@ -4,6 +4,24 @@
 #include <string.h>
 
 #define MASK (FL_WHEEL_SLOTS - 1)
+#define WORDS (FL_WHEEL_SLOTS / 64)
+
+static void mark(struct fl_wheel *wh, size_t i, int busy)
+{
+    if (busy)
+        wh->busy[i / 64] |= UINT64_C(1) << (i % 64);
+    else
+        wh->busy[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
+/* The slot whose head pointer is `pp`, or -1 when `pp` is a node's link. */
+static long slot_of(const struct fl_wheel *wh, struct fl_tnode *const *pp)
+{
+    uintptr_t p = (uintptr_t)pp, lo = (uintptr_t)wh->slot;
+    if (p < lo || p >= lo + sizeof(wh->slot))
+        return -1;
+    return (long)((p - lo) / sizeof(wh->slot[0]));
+}
 
 void fl_wheel_init(struct fl_wheel *wh, uint64_t now)
 {
@@ -23,6 +41,7 @@ void fl_wheel_add(struct fl_wheel *wh, struct fl_tnode *n, uint64_t at)
     if (*head)
         (*head)->pprev = &n->next;
     *head = n;
+    mark(wh, tick & MASK, 1);
     wh->count++;
 }
 
@@ -33,6 +52,9 @@ void fl_wheel_del(struct fl_wheel *wh, struct fl_tnode *n)
     *n->pprev = n->next;
     if (n->next)
         n->next->pprev = n->pprev;
+    long i = n->next ? -1 : slot_of(wh, n->pprev);
+    if (i >= 0) /* it was the slot's only node */
+        mark(wh, (size_t)i, 0);
     n->next = 0;
     n->pprev = 0;
     wh->count--;
@@ -59,6 +81,8 @@ static unsigned expire_slot(struct fl_wheel *wh, struct fl_tnode **head, uint64_
             due->pprev = &t->next;
         due = t;
     }
+    if (!*head)
+        mark(wh, (size_t)(head - wh->slot), 0);
     unsigned n = 0;
     while (due) {
         struct fl_tnode *t = due;
@@ -85,15 +109,28 @@ unsigned fl_wheel_expire(struct fl_wheel *wh, uint64_t now,
     return n;
 }
 
+/* How many slots after slot `from` (0 for `from` itself) the first busy
+ * one is, going round; -1 when none is. */
+static long next_busy(const struct fl_wheel *wh, size_t from)
+{
+    for (size_t k = 0; k <= WORDS; k++) {
+        size_t w = (from / 64 + k) % WORDS;
+        uint64_t b = wh->busy[w];
+        if (k == 0)
+            b &= ~UINT64_C(0) << (from % 64);
+        else if (k == WORDS) /* round to the first word again: its bits before `from` */
+            b &= ~(~UINT64_C(0) << (from % 64));
+        if (b)
+            return (long)((w * 64 + (size_t)__builtin_ctzll(b) - from) & MASK);
+    }
+    return -1;
+}
+
 uint64_t fl_wheel_next(const struct fl_wheel *wh, uint64_t now)
 {
-    if (!wh->count)
+    long d = wh->count ? next_busy(wh, (size_t)((wh->done + 1) & MASK)) : -1;
+    if (d < 0)
         return UINT64_MAX;
-    for (uint64_t t = wh->done + 1; t <= wh->done + FL_WHEEL_SLOTS; t++) {
-        if (!wh->slot[t & MASK])
-            continue;
-        uint64_t end = (t + 1) << FL_WHEEL_SHIFT;
-        return end > now ? end - now : 0;
-    }
-    return UINT64_MAX; /* not reached: count > 0 means some slot holds a node */
+    uint64_t end = (wh->done + 2 + (uint64_t)d) << FL_WHEEL_SHIFT;
+    return end > now ? end - now : 0;
 }

@@ -26,7 +26,8 @@ struct fl_tnode {
 
 struct fl_wheel {
     struct fl_tnode *slot[FL_WHEEL_SLOTS];
-    uint64_t done; /* every tick up to this one has been expired */
+    uint64_t busy[FL_WHEEL_SLOTS / 64]; /* a bit per slot that holds a node */
+    uint64_t done;                      /* every tick up to this one has been expired */
     unsigned count;
 };
 

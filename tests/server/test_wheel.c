@@ -590,6 +590,50 @@ static void test_callback_touches_others(void **state)
     assert_int_equal(wh.count, 0);
 }
 
+static void noop_cb(struct fl_tnode *n, void *arg)
+{
+    (void)n;
+    (void)arg;
+}
+
+/* fl_wheel_next names exactly the first slot that still holds a node: a
+ * slot emptied by a delete (head, middle or last node), by an expire or by
+ * a node moved away is passed over, across the wheel's turn. */
+static void test_next_after_deletes(void **state)
+{
+    (void)state;
+    struct fl_wheel wh;
+    struct fl_tnode n[6];
+    memset(n, 0, sizeof(n));
+    uint64_t now = T0 + 3 * MS;
+    fl_wheel_init(&wh, now);
+    uint64_t t1 = now + 20 * TICK, t2 = now + 300 * TICK, t3 = now + 500 * TICK;
+    fl_wheel_add(&wh, &n[0], t1);
+    fl_wheel_add(&wh, &n[1], t1 + 1);
+    fl_wheel_add(&wh, &n[2], t1 + 2); /* three in one slot */
+    fl_wheel_add(&wh, &n[3], t2);
+    fl_wheel_add(&wh, &n[4], t3); /* a slot before done's, round the wheel */
+    fl_wheel_add(&wh, &n[5], now + 2 * TURN + 20 * TICK); /* t1's slot, two turns on */
+    assert_int_equal(fl_wheel_next(&wh, now), tick_end(t1) - now);
+    fl_wheel_del(&wh, &n[1]); /* middle, then head, then last */
+    fl_wheel_del(&wh, &n[2]);
+    fl_wheel_del(&wh, &n[0]);
+    /* n[5] still holds t1's slot: next names that slot's tick this turn */
+    assert_int_equal(fl_wheel_next(&wh, now), tick_end(t1) - now);
+    fl_wheel_del(&wh, &n[5]);
+    assert_int_equal(fl_wheel_next(&wh, now), tick_end(t2) - now);
+    fl_wheel_del(&wh, &n[3]);
+    assert_int_equal(fl_wheel_next(&wh, now), tick_end(t3) - now);
+    fl_wheel_del(&wh, &n[4]);
+    assert_true(fl_wheel_next(&wh, now) == UINT64_MAX);
+    /* expired slots are passed over too */
+    fl_wheel_add(&wh, &n[0], t1);
+    fl_wheel_add(&wh, &n[3], t2);
+    unsigned got = fl_wheel_expire(&wh, tick_end(t1), noop_cb, NULL);
+    assert_int_equal(got, 1);
+    assert_int_equal(fl_wheel_next(&wh, tick_end(t1)), tick_end(t2) - tick_end(t1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_long_sleep),
         cmocka_unit_test(test_readd_in_callback),
         cmocka_unit_test(test_callback_touches_others),
+        cmocka_unit_test(test_next_after_deletes),
         cmocka_unit_test(test_next),
         cmocka_unit_test(test_many_random),
         cmocka_unit_test(test_many_random_churn),
