@@ -118,6 +118,48 @@ cpu_ticks() {
 
 now() { date +%s.%N; }
 
+# busy ticks of one CPU (everything but idle and iowait), from /proc/stat.
+core_ticks() {
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# wait_ok PID URL: up to 10 s for the server to answer 200 "ok" (fraglab's
+# /healthz, the bare responder, nginx's `return 200 "ok"`).
+wait_ok() {
+    local pid=$1 url=$2 body
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        body=$(curl -sf --noproxy '*' --max-time 1 "$url" 2>/dev/null) && [ "${body%$'\n'}" = ok ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_fraglab ALLOCATOR: $server_bin --mode tpc --threads 1 pinned to
+# $server_cpu on a free port (another one if that was taken first), its log
+# in $raw/fraglab-ALLOCATOR.log; sets fraglab_port and fraglab_pid. A
+# library that failed to preload must not pass for the one asked for: GET
+# /stats must name it.
+start_fraglab() {
+    local alloc=$1 log=$raw/fraglab-$1.log port attempt name
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" \
+            --allocator "$alloc" </dev/null >"$log" 2>&1 &
+        fraglab_pid=$! # the allocator re-exec is an execv in place: the pid stays
+        started+=("$fraglab_pid")
+        wait_ok "$fraglab_pid" "http://127.0.0.1:$port/healthz" && break
+        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$log"; then
+            die "fraglab-server ($alloc) did not come up on port $port: $(tail -5 "$log")"
+        fi
+        stop_pid "$fraglab_pid"
+    done
+    fraglab_port=$port
+    name=$(curl -sf --noproxy '*' --max-time 2 "http://127.0.0.1:$port/stats" |
+        grep -o '"allocator":{"name":"[^"]*"' | sed 's/.*"name":"//; s/"$//') || true
+    [ "$name" = "$alloc" ] || die "fraglab-server --allocator $alloc reports allocator '$name' in GET /stats"
+}
+
 # counted CMD...: runs CMD (a simple command, in this shell) and sets
 # counted_s to the CPU seconds, user + system, that it and its children
 # used; CMD's status.

@@ -184,23 +184,6 @@ measure() {
 
 # --- the run -----------------------------------------------------------------
 
-# start_fraglab: fraglab-server on a free port; sets srv_port, srv_pid.
-start_fraglab() {
-    local log=$raw/fraglab.log port attempt
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" </dev/null >"$log" 2>&1 &
-        srv_pid=$!
-        started+=("$srv_pid")
-        wait_ready "$srv_pid" "http://127.0.0.1:$port/healthz" && break
-        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$log"; then
-            die "fraglab-server did not come up on port $port: $(tail -5 "$log")"
-        fi
-        stop_pid "$srv_pid"
-    done
-    srv_port=$port
-}
-
 echo "loadgen-vs-wrk: results in $out"
 check_idle
 if [ "$target" = nginx ]; then
@@ -208,7 +191,8 @@ if [ "$target" = nginx ]; then
     srv_port=$nginx_port srv_pid=$nginx_worker
     what="nginx (1 worker, return 200)" version=$("$nginx_bin" -v 2>&1 || true)
 else
-    start_fraglab
+    start_fraglab glibc
+    srv_port=$fraglab_port srv_pid=$fraglab_pid
     what="fraglab-server (tpc, 1 worker)" version=$("$server_bin" --version 2>&1 | head -1 || true)
 fi
 {

@@ -118,21 +118,7 @@ setup_cleanup # $tmp, and every process started from here on is stopped on exit
 
 # --- helpers -----------------------------------------------------------------
 
-# wait_ready PID URL: up to 10 s for the server to answer 200 "ok".
-wait_ready() {
-    local pid=$1 url=$2 body
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        body=$(curl -sf --max-time 1 "$url" 2>/dev/null) && [ "${body%$'\n'}" = ok ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# busy ticks of one CPU (everything but idle and iowait), from /proc/stat.
-core_ticks() {
-    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
+wait_ready() { wait_ok "$@"; } # lib.sh's nginx start calls it
 
 start_bare() { # sets bare_port, bare_pid
     local log=$raw/bare.log port attempt
@@ -146,23 +132,6 @@ start_bare() { # sets bare_port, bare_pid
         stop_pid "$bare_pid"
     done
     bare_port=$port
-}
-
-start_fraglab() { # start_fraglab ALLOCATOR -> sets fraglab_port, fraglab_pid
-    local alloc=$1 log=$raw/fraglab-$1.log port attempt
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        taskset -c "$server_cpu" "$server_bin" --mode tpc --threads 1 --port "$port" \
-            --allocator "$alloc" </dev/null >"$log" 2>&1 &
-        fraglab_pid=$! # the allocator re-exec is an execv in place: the pid stays
-        started+=("$fraglab_pid")
-        wait_ready "$fraglab_pid" "http://127.0.0.1:$port$health_path" && break
-        if [ "$attempt" -eq 3 ] || ! grep -q 'Address already in use' "$log"; then
-            die "fraglab-server ($alloc) did not come up on port $port: $(tail -5 "$log")"
-        fi
-        stop_pid "$fraglab_pid"
-    done
-    fraglab_port=$port
 }
 
 # measure LABEL ALLOC PORT PATH SECONDS PID ROUND FILE: one wrk run, its output
