@@ -53,12 +53,4 @@ static inline struct io_uring_sqe *fl_uring_sqe(struct io_uring *ring)
     return sqe;
 }
 
-/* Room for `n` SQEs in a row: a linked chain must reach the kernel in one
- * submission, so a full SQ is flushed before its first SQE, not between. */
-static inline void fl_uring_reserve(struct io_uring *ring, unsigned n)
-{
-    if (io_uring_sq_space_left(ring) < n)
-        io_uring_submit(ring);
-}
-
 #endif

@@ -821,7 +821,7 @@ static void dispatch(struct fl_lg_thread *t, struct io_uring_cqe *cqe, uint64_t 
 {
     uintptr_t u = (uintptr_t)io_uring_cqe_get_data(cqe);
     if (!u)
-        return; /* a cancel's own completion */
+        return; /* not a connection's (none is submitted today) */
     struct conn *c = (struct conn *)(u & ~(uintptr_t)3);
     enum op op = (enum op)(u & 3);
     if (op == OP_RECV && (cqe->flags & IORING_CQE_F_MORE)) {

@@ -521,11 +521,22 @@ static void put_u64(struct head *h, uint64_t v)
 /* The status line and headers. Written piece by piece, not by snprintf:
  * formatting was 42 % of the server's own instructions per /healthz
  * request (callgrind, bench/README.md). */
+static bool http10(const struct fl_conn *c)
+{
+    return c->http && c->http->parser.http_major == 1 && c->http->parser.http_minor == 0;
+}
+
+/* Whether format_head gives `c` the head of a keep-alive HTTP/1.1 request
+ * (no Connection or Allow header), the one fl_http_const_make makes. */
+static bool plain_head(const struct fl_conn *c)
+{
+    return !c->closing && !http10(c) && !(c->http && c->http->req.allow);
+}
+
 static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int status,
                           const char *ctype, size_t len)
 {
     const struct fl_http *http = c->http;
-    bool http10 = http && http->parser.http_major == 1 && http->parser.http_minor == 0;
     struct head h = {dst, dst + cap};
     PUT_LIT(&h, "HTTP/1.1 ");
     put_u64(&h, (uint64_t)status);
@@ -538,7 +549,7 @@ static size_t format_head(char *dst, size_t cap, const struct fl_conn *c, int st
     PUT_LIT(&h, "\r\n");
     if (c->closing)
         PUT_LIT(&h, "Connection: close\r\n");
-    else if (http10)
+    else if (http10(c))
         PUT_LIT(&h, "Connection: keep-alive\r\n");
     if (http && http->req.allow)
         put_str(&h, http->req.allow);
@@ -636,10 +647,7 @@ bool fl_http_const_make(struct fl_http_const *r, int status, const char *ctype, 
 void fl_http_respond_const(struct fl_worker *w, struct fl_conn *c, const struct fl_http_const *r,
                            int status, const char *ctype, const char *body)
 {
-    const struct fl_http *h = c->http;
-    bool plain = r->len && h && !c->closing && !head_only(c) && !h->req.allow &&
-                 !(h->parser.http_major == 1 && h->parser.http_minor == 0);
-    if (!plain) {
+    if (!r->len || !c->http || head_only(c) || !plain_head(c)) {
         fl_http_respond(w, c, status, ctype, body, strlen(body));
         return;
     }

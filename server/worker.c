@@ -85,11 +85,6 @@ struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w)
     return fl_uring_sqe(&w->ring);
 }
 
-void fl__worker_reserve(struct fl_worker *w, unsigned n)
-{
-    fl_uring_reserve(&w->ring, n);
-}
-
 /* Hands receive buffer `bid` back to the kernel (this worker's thread only). */
 static void worker_recycle(struct fl_worker *w, unsigned bid)
 {
@@ -255,8 +250,9 @@ static bool may_exit(struct fl_worker *w)
 }
 
 /* Submits what is queued and, unless the runtime has more work ready,
- * sleeps until a completion arrives or the wheel's next deadline. DEFER_TASKRUN runs completion
- * work only when asked for events, hence submit_and_get_events when not sleeping. */
+ * sleeps until a completion arrives or the wheel's next busy tick ends.
+ * DEFER_TASKRUN runs completion work only when asked for events, hence
+ * submit_and_get_events when not sleeping. */
 static void submit_and_wait(struct fl_worker *w)
 {
     const struct fl_runtime_ops *rt = w->srv->rt;

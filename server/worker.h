@@ -111,8 +111,6 @@ void fl_worker_run(struct fl_worker *w);
 void fl_worker_wake(struct fl_worker *w);
 
 /* A free SQE on `w`'s ring, submitting pending ones first if the SQ is full. */
-/* Room for `n` SQEs in a row on the worker's ring (a linked pair). */
-void fl__worker_reserve(struct fl_worker *w, unsigned n);
 struct io_uring_sqe *fl__worker_sqe(struct fl_worker *w);
 
 /* Flushes this worker's thread caches if /admin/release asked since it last
